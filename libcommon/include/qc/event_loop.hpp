@@ -1,0 +1,65 @@
+// The one place a tool waits: child exits, signals and a deadline, as events.
+//
+// POSIX: the handled signals are blocked and read from a signalfd, children are reaped on
+// SIGCHLD, and the wait is one ppoll with the deadline as its timeout. Nothing polls.
+#pragma once
+
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "qc/clock.hpp"
+#include "qc/native_handle.hpp"
+#include "qc/result.hpp"
+#include "qc/spawn.hpp"
+
+namespace qc {
+
+struct SignalEvent {
+  Signal signal;
+  int number = 0;
+  // Sent by the terminal to the whole foreground process group (Ctrl+C, hangup): a child
+  // in our group got it too, so forwarding it again would deliver it twice.
+  bool from_terminal = false;
+};
+
+struct ChildExitEvent {
+  Pid pid = 0;
+  ExitStatus status;
+};
+
+struct Events {
+  std::vector<SignalEvent> signals;
+  std::vector<ChildExitEvent> exits;
+  std::vector<NativeHandle> readable;  // watched handles that became readable
+  bool empty() const { return signals.empty() && exits.empty() && readable.empty(); }
+};
+
+class EventLoop {
+ public:
+  // Create before spawning children, so that no exit can be missed.
+  static Result<EventLoop> create(std::initializer_list<Signal> handled);
+  EventLoop(EventLoop&&) noexcept;
+  EventLoop& operator=(EventLoop&&) noexcept;
+  ~EventLoop();  // restores the signal mask
+
+  // Children whose exit this loop reports. Windows needs the handle; POSIX reaps on SIGCHLD.
+  void watch_child(const Child& child);
+  void unwatch_child(Pid pid);
+
+  // Extra handles to wake on when readable (sockets, inotify, a pidfd).
+  void watch_readable(NativeHandle handle);
+  void unwatch_readable(NativeHandle handle);
+
+  // Blocks until something happens or `deadline` passes (nullopt: no deadline). Returns
+  // what happened; empty when the deadline passed.
+  Result<Events> wait(std::optional<SteadyTime> deadline);
+
+ private:
+  struct Impl;
+  explicit EventLoop(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace qc

@@ -1,0 +1,83 @@
+// The lock at the core of qc: an operating-system lock on an open lock file (SPEC §3).
+//
+// POSIX: an open-file-description lock (F_OFD_SETLK) on <dir>/<NAME>.lock. It is released
+// when the last descriptor of that open file goes away, however the holders die; children
+// that inherit the descriptor hold it too. The file's existence means nothing by itself.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "qc/lock_record.hpp"
+#include "qc/native_handle.hpp"
+#include "qc/result.hpp"
+
+namespace qc {
+
+class LockFile;  // the platform's open, locked file
+
+// A held lock. Move-only; releasing (or destroying) removes the file, then unlocks.
+class HeldLock {
+ public:
+  explicit HeldLock(std::unique_ptr<LockFile> file);
+  HeldLock(HeldLock&&) noexcept;
+  HeldLock& operator=(HeldLock&&) noexcept;
+  ~HeldLock();
+
+  const std::string& path() const;
+
+  // Rewrites the file through the held descriptor, in one write.
+  Status write_record(const LockRecord& record);
+
+  // The handle a child must inherit to hold the lock with us (SPEC §3, property 3).
+  NativeHandle inheritable_handle() const;
+
+  // Removes the file if it is still ours, then unlocks. Idempotent.
+  Status release();
+
+ private:
+  std::unique_ptr<LockFile> file_;
+};
+
+// Someone else holds the name. `holder` is what their file says, when it says anything.
+struct LockConflict {
+  std::string name;
+  std::string path;
+  std::optional<LockRecord> holder;
+};
+
+struct AcquireOptions {
+  // Wait up to this long for the name (0: fail at once). Waiting wakes on events (the file
+  // closed or removed, a legacy holder's exit), never on a timer.
+  double wait_s = 0;
+  // Test hook: runs after the file is opened and before it is locked.
+  std::function<void(const std::string& path)> after_open_for_test;
+};
+
+using AcquireResult = std::variant<HeldLock, LockConflict, Error>;
+
+// Takes NAME in DIR and writes `record` (its name, pid, pid_start, timestamp and host are
+// filled in when empty). Stale files, qc or legacy, are taken over; a legacy file whose
+// python PID still runs counts as held. The directory must exist.
+AcquireResult acquire_lock(const std::string& dir, const std::string& name, LockRecord record,
+                           const AcquireOptions& options = {});
+
+// What an observer sees. Observing never takes the lock, so it never makes an acquire fail.
+enum class LockProbe { kFree, kHeld, kMissing };
+Result<LockProbe> probe_lock(const std::string& path);
+
+// Removes the file at `path` if no process holds its OS lock and `may_remove` agrees with its
+// contents (nullopt when unreadable). Returns whether it was removed. Safe against a
+// concurrent acquirer: the removal happens under the lock.
+Result<bool> remove_unheld_lock_file(
+    const std::string& path,
+    const std::function<bool(const std::optional<LockRecord>&)>& may_remove);
+
+// "BRAIN_ATLAS is held by PID 12345 (account 212000584, host gtw, since ..., command: ...);
+//  stop it with: qc-shutdown BRAIN_ATLAS"
+std::string describe_conflict(const LockConflict& conflict);
+
+}  // namespace qc

@@ -1,0 +1,43 @@
+// The lock file's contents (SPEC §3): qc's format, and process_lock.py's legacy one.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "qc/process.hpp"
+
+namespace qc {
+
+struct LockRecord {
+  std::string name;
+  Pid pid = 0;
+  std::optional<std::string> account;
+  std::string timestamp;  // when the lock was taken, ISO 8601
+  std::string host;
+  int version = 1;
+  StartToken pid_start = 0;
+  std::optional<Pid> child_pid;
+  std::optional<StartToken> child_start;
+  std::vector<std::string> command;
+  std::string tool;
+  int restarts = 0;
+
+  bool legacy = false;  // read from a process_lock.py file: only the first five keys are real
+
+  ProcessId holder() const { return {pid, pid_start}; }
+  std::optional<ProcessId> child() const;
+};
+
+// One JSON object and a newline, keys in SPEC §3's order.
+std::string serialize_lock_record(const LockRecord& record);
+
+// A qc or legacy record, or nullopt for anything unreadable: empty, truncated, not JSON,
+// not an object, or without an integer "pid". Never throws.
+std::optional<LockRecord> parse_lock_record(std::string_view text);
+
+// "python BRAIN_ATLAS.py" (arguments that need it are quoted).
+std::string join_command(const std::vector<std::string>& command);
+
+}  // namespace qc

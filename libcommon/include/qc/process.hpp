@@ -1,0 +1,55 @@
+// Process identity: a PID means nothing without its start-time token (SPEC §3, property 7).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "qc/clock.hpp"
+
+namespace qc {
+
+using Pid = std::int64_t;
+// Linux: /proc/PID/stat starttime (clock ticks since boot). Windows: creation FILETIME.
+using StartToken = std::uint64_t;
+
+struct ProcessId {
+  Pid pid = 0;
+  StartToken start = 0;
+  friend bool operator==(const ProcessId& a, const ProcessId& b) {
+    return a.pid == b.pid && a.start == b.start;
+  }
+};
+
+struct ProcessInfo {
+  Pid pid = 0;
+  Pid parent = 0;
+  StartToken start = 0;
+  bool running = false;  // false for zombies: a dead orphan that nobody reaped is dead
+  std::string name;      // Linux: comm; Windows: image name
+  std::vector<std::string> command_line;  // empty when unreadable (kernel threads, permissions)
+};
+
+// The process with this PID now, or nullopt when there is none. The command line is read
+// only when asked for, because it costs a second file read.
+std::optional<ProcessInfo> inspect_process(Pid pid, bool with_command_line = false);
+
+// This process, with its start token.
+ProcessId current_process();
+
+// True when `id.pid` names a running (non-zombie) process that started at `id.start`.
+bool is_running(const ProcessId& id);
+
+// process_lock.py's rule for its own files: the PID runs and its name contains "python".
+bool is_running_python(Pid pid);
+
+// Every process visible to us, with command lines.
+std::vector<ProcessInfo> list_processes();
+
+// When a process with this start token started, on the wall clock.
+std::optional<WallTime> start_time_of(StartToken start);
+
+std::string host_name();
+
+}  // namespace qc

@@ -1,0 +1,84 @@
+// Starting a command: the lock inherited, a process group of its own, and no orphans.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "qc/native_handle.hpp"
+#include "qc/process.hpp"
+#include "qc/result.hpp"
+
+namespace qc {
+
+// How a child ended. `signal` is non-zero when a signal killed it.
+struct ExitStatus {
+  int code = 0;
+  int signal = 0;
+  // The child's code, or 128+N for death by signal N (SPEC §2).
+  int as_exit_code() const { return signal != 0 ? 128 + signal : code; }
+  bool success() const { return signal == 0 && code == 0; }
+  // "exited with status 7", "killed by signal 9 (SIGKILL)"
+  std::string describe() const;
+};
+
+struct SpawnOptions {
+  std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no slash
+  std::string cwd;                // empty: ours
+  std::vector<std::pair<std::string, std::string>> env;  // set on top of ours
+  std::vector<NativeHandle> inherit;  // handles the child keeps open (the lock)
+  // A new process group (Windows: a job object too), so the command's own children can
+  // be stopped with it.
+  bool own_process_group = false;
+  // The child is told to stop when we die (Linux: parent-death SIGTERM).
+  bool stop_with_parent = true;
+  bool stdin_null = false;
+  NativeHandle stdout_to = kInvalidHandle;  // kInvalidHandle: ours
+  NativeHandle stderr_to = kInvalidHandle;
+};
+
+// A started process that we must reap. Move-only.
+class Child {
+ public:
+  Child() = default;
+  Child(ProcessId id, NativeHandle handle) : id_(id), handle_(handle) {}
+  Child(Child&& other) noexcept { *this = std::move(other); }
+  Child& operator=(Child&& other) noexcept {
+    std::swap(id_, other.id_);
+    std::swap(handle_, other.handle_);
+    return *this;
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child();
+
+  Pid pid() const { return id_.pid; }
+  const ProcessId& id() const { return id_; }
+  NativeHandle handle() const { return handle_; }  // Windows: the process handle
+
+ private:
+  ProcessId id_;
+  NativeHandle handle_ = kInvalidHandle;
+};
+
+// Starts the command. When it cannot be executed at all, the error carries the errno of
+// the failed exec (see exit_code_for_spawn_error) and nothing runs.
+Result<Child> spawn_process(const SpawnOptions& options);
+
+// 127 when the command was not found, 126 when it could not be executed (SPEC §2).
+int exit_code_for_spawn_error(const Error& error);
+
+// Signals numbered as on Linux, named so that callers need no OS header.
+enum class Signal { kInterrupt, kTerminate, kHangup, kQuit, kUser1, kUser2, kKill };
+int signal_number(Signal signal);
+std::string signal_name(int number);  // "SIGTERM"
+
+// Sends `signal` to the child (or its whole process group).
+Status send_signal(const Child& child, Signal signal, bool whole_group);
+
+// Sends `signal` to a process we did not start, only if it still is `id` (same start token).
+// Returns false when the process is gone or is another process now.
+Result<bool> signal_process_if_same(const ProcessId& id, Signal signal, bool whole_group);
+
+}  // namespace qc

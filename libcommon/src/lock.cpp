@@ -1,0 +1,190 @@
+// The portable lock algorithm (SPEC §3) over the platform's lock-file primitives.
+//
+// acquire: open (creating) -> try the OS lock -> if taken, make sure the path still names
+// the file we locked (a releasing holder unlinks it: property 4) -> honour a live legacy
+// holder -> write our record through the locked descriptor. A busy lock whose file names no
+// running process is given a short grace: it is a new holder that has not written its record
+// yet, or a cleaner removing a stale file, and neither is a reason to fail (property 5).
+#include "qc/lock.hpp"
+
+#include <algorithm>
+
+#include "lock_file.hpp"
+#include "qc/names.hpp"
+
+namespace qc {
+namespace {
+
+// Long enough for a new holder to write its record under heavy load; short enough that an
+// unreadable holder is reported promptly.
+constexpr auto kUnidentifiedHolderGrace = std::chrono::milliseconds(500);
+
+bool names_a_running_process(const std::optional<LockRecord>& record) {
+  if (!record || record->legacy) return false;
+  if (is_running(record->holder())) return true;
+  auto child = record->child();
+  return child && is_running(*child);
+}
+
+bool is_live_legacy(const std::optional<LockRecord>& record) {
+  return record && record->legacy && is_running_python(record->pid);
+}
+
+std::string file_name_of(const std::string& name) { return name + kLockSuffix; }
+
+}  // namespace
+
+HeldLock::HeldLock(std::unique_ptr<LockFile> file) : file_(std::move(file)) {}
+HeldLock::HeldLock(HeldLock&&) noexcept = default;
+HeldLock& HeldLock::operator=(HeldLock&& other) noexcept {
+  if (this != &other) {
+    release();
+    file_ = std::move(other.file_);
+  }
+  return *this;
+}
+HeldLock::~HeldLock() { release(); }
+
+const std::string& HeldLock::path() const {
+  static const std::string none;
+  return file_ ? file_->path() : none;
+}
+
+Status HeldLock::write_record(const LockRecord& record) {
+  if (!file_) return Error{"the lock was already released"};
+  return file_->rewrite(serialize_lock_record(record));
+}
+
+NativeHandle HeldLock::inheritable_handle() const {
+  return file_ ? file_->handle() : kInvalidHandle;
+}
+
+Status HeldLock::release() {
+  if (!file_) return {};
+  Status status = file_->unlink_if_ours();
+  file_->close();
+  file_.reset();
+  return status;
+}
+
+AcquireResult acquire_lock(const std::string& dir, const std::string& name, LockRecord record,
+                           const AcquireOptions& options) {
+  const std::string path = lock_file_path(dir, name);
+  const ProcessId self = current_process();
+  if (record.name.empty()) record.name = name;
+  if (record.pid == 0) record.pid = self.pid;
+  if (record.pid_start == 0) record.pid_start = self.start;
+  if (record.timestamp.empty()) record.timestamp = iso8601_now();
+  if (record.host.empty()) record.host = host_name();
+
+  const SteadyTime deadline = deadline_after(options.wait_s);
+  std::optional<SteadyTime> grace_end;
+  std::unique_ptr<LockWaiter> waiter;
+  std::unique_ptr<LockFile> file;
+
+  // Waits for a change up to `limit`; returns an error to give up with, or nothing to retry.
+  auto wait_for_change = [&](SteadyTime limit, std::optional<Pid> legacy_pid) -> Status {
+    if (!waiter) {
+      auto created = LockWaiter::create(dir, file_name_of(name));
+      if (!created) return created.error();
+      waiter = std::move(*created);
+      return {};  // retry once before the first wait: a change may have come just before
+    }
+    if (legacy_pid) waiter->watch_process(*legacy_pid);
+    auto changed = waiter->wait_until(limit);
+    if (!changed) return changed.error();
+    return {};
+  };
+
+  for (;;) {
+    if (!file) {
+      auto opened = LockFile::open(path, /*create=*/true);
+      if (!opened) return opened.error();
+      file = std::move(*opened);
+      if (options.after_open_for_test) options.after_open_for_test(path);
+    }
+    auto locked = file->try_lock();
+    if (!locked) return locked.error();
+    const auto now = std::chrono::steady_clock::now();
+
+    if (*locked) {
+      if (!file->still_at_path()) {  // released and unlinked since we opened it: start over
+        file.reset();
+        continue;
+      }
+      auto contents = file->read_contents();
+      if (!contents) return contents.error();
+      auto previous = parse_lock_record(*contents);
+      if (is_live_legacy(previous)) {
+        file->unlock();
+        if (now >= deadline) return LockConflict{name, path, previous};
+        if (Status s = wait_for_change(deadline, previous->pid); !s) return s.error();
+        continue;
+      }
+      if (Status s = file->rewrite(serialize_lock_record(record)); !s) return s.error();
+      return HeldLock(std::move(file));
+    }
+
+    auto contents = file->read_contents();
+    std::optional<LockRecord> holder;
+    if (contents) holder = parse_lock_record(*contents);
+    SteadyTime limit = deadline;
+    if (!names_a_running_process(holder)) {
+      if (!grace_end) grace_end = now + kUnidentifiedHolderGrace;
+      limit = std::max(deadline, *grace_end);
+    }
+    if (now >= limit) return LockConflict{name, path, holder};
+    if (Status s = wait_for_change(limit, std::nullopt); !s) return s.error();
+  }
+}
+
+Result<LockProbe> probe_lock(const std::string& path) { return probe_lock_file(path); }
+
+Result<bool> remove_unheld_lock_file(
+    const std::string& path,
+    const std::function<bool(const std::optional<LockRecord>&)>& may_remove) {
+  auto opened = LockFile::open(path, /*create=*/false);
+  if (!opened) {
+    if (opened.error().sys_errno == ENOENT) return false;
+    return opened.error();
+  }
+  auto& file = *opened;
+  auto locked = file->try_lock();
+  if (!locked) return locked.error();
+  if (!*locked || !file->still_at_path()) return false;
+  auto contents = file->read_contents();
+  if (!contents) return contents.error();
+  if (!may_remove(parse_lock_record(*contents))) return false;
+  if (Status s = file->unlink_if_ours(); !s) return s.error();
+  return true;
+}
+
+std::string describe_conflict(const LockConflict& conflict) {
+  const std::string stop_hint = "; stop it with: qc-shutdown " + conflict.name;
+  if (!conflict.holder) {
+    return conflict.name + " is held by a process that left no readable record in " +
+           conflict.path + "; find it with: fuser -v " + conflict.path;
+  }
+  const LockRecord& h = *conflict.holder;
+  std::string details;
+  auto add = [&details](const std::string& part) {
+    if (part.empty()) return;
+    if (!details.empty()) details += ", ";
+    details += part;
+  };
+  if (h.legacy) add("legacy process_lock.py lock");
+  if (h.account) add("account " + *h.account);
+  if (!h.host.empty()) add("host " + h.host);
+  if (!h.timestamp.empty()) add("since " + h.timestamp);
+  if (!h.command.empty()) add("command: " + join_command(h.command));
+  std::string who = "PID " + std::to_string(h.pid);
+  if (!h.legacy && !is_running(h.holder())) {
+    if (auto child = h.child(); child && is_running(*child)) {
+      who += " (gone; its command, PID " + std::to_string(child->pid) + ", is winding down)";
+    }
+  }
+  return conflict.name + " is held by " + who + (details.empty() ? "" : " (" + details + ")") +
+         stop_hint;
+}
+
+}  // namespace qc

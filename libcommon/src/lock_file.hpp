@@ -1,0 +1,77 @@
+// Internal: the platform's lock-file primitives, under qc/lock.hpp's portable algorithm.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "qc/clock.hpp"
+#include "qc/lock.hpp"
+#include "qc/native_handle.hpp"
+#include "qc/process.hpp"
+#include "qc/result.hpp"
+
+namespace qc {
+
+// An open lock file: POSIX, a descriptor on which an OFD write lock may be taken.
+class LockFile {
+ public:
+  // Opens PATH for locking, creating it when `create`. Does not lock. Errors name the path
+  // and say what to do (a directory or a symlink in its place, no permission).
+  static Result<std::unique_ptr<LockFile>> open(const std::string& path, bool create);
+  ~LockFile();
+  LockFile(const LockFile&) = delete;
+  LockFile& operator=(const LockFile&) = delete;
+
+  // Takes the lock without waiting: true when taken, false when another holder has it.
+  Result<bool> try_lock();
+  // Gives the lock back but keeps the file open (closing would wake every waiter).
+  void unlock();
+  // Whether PATH still names the file this object has open (not unlinked or replaced).
+  bool still_at_path() const;
+  // The current contents (at most 1 MiB).
+  Result<std::string> read_contents() const;
+  // Replaces the contents in one write (new bytes first, then the length).
+  Status rewrite(std::string_view contents);
+  // Unlinks PATH if it still names this file.
+  Status unlink_if_ours();
+  const std::string& path() const { return path_; }
+  NativeHandle handle() const { return handle_; }
+  // Closes the handle; the lock goes with it unless a child inherited it.
+  void close();
+
+ private:
+  LockFile(std::string path, NativeHandle handle) : path_(std::move(path)), handle_(handle) {}
+  std::string path_;
+  NativeHandle handle_ = kInvalidHandle;
+};
+
+// Whether PATH's OS lock is held, without taking it.
+Result<LockProbe> probe_lock_file(const std::string& path);
+
+// Reads a lock file for an observer (no lock taken). nullopt when it does not exist.
+Result<std::optional<std::string>> read_lock_file(const std::string& path);
+
+// Waits for a change that may free a lock: the file in DIR closed by a writer, removed,
+// renamed or rewritten, or a watched process's exit. Created before the first attempt so
+// that no change is missed between an attempt and the wait.
+class LockWaiter {
+ public:
+  static Result<std::unique_ptr<LockWaiter>> create(const std::string& dir,
+                                                    const std::string& file_name);
+  ~LockWaiter();
+  // Also wake when this process exits (a legacy holder, which has no OS lock to release).
+  void watch_process(Pid pid);
+  // True on a change, false when the deadline passed first.
+  Result<bool> wait_until(SteadyTime deadline);
+
+ private:
+  LockWaiter() = default;
+  std::string file_name_;
+  NativeHandle watch_handle_ = kInvalidHandle;
+  NativeHandle process_handle_ = kInvalidHandle;
+  Pid watched_pid_ = 0;
+};
+
+}  // namespace qc

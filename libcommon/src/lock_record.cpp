@@ -1,0 +1,132 @@
+// Reading and writing lock-file contents. Readers tolerate any bytes at all.
+#include "qc/lock_record.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace qc {
+namespace {
+
+using json = nlohmann::json;
+using ordered_json = nlohmann::ordered_json;
+
+std::optional<std::int64_t> as_int(const json& object, const char* key) {
+  auto it = object.find(key);
+  if (it == object.end()) return std::nullopt;
+  if (it->is_number_integer()) return it->get<std::int64_t>();
+  if (it->is_number_unsigned()) return static_cast<std::int64_t>(it->get<std::uint64_t>());
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> as_uint(const json& object, const char* key) {
+  auto it = object.find(key);
+  if (it == object.end()) return std::nullopt;
+  if (it->is_number_unsigned()) return it->get<std::uint64_t>();
+  if (it->is_number_integer() && it->get<std::int64_t>() >= 0) {
+    return static_cast<std::uint64_t>(it->get<std::int64_t>());
+  }
+  return std::nullopt;
+}
+
+std::string as_string(const json& object, const char* key) {
+  auto it = object.find(key);
+  if (it != object.end() && it->is_string()) return it->get<std::string>();
+  return "";
+}
+
+bool needs_quotes(const std::string& arg) {
+  if (arg.empty()) return true;
+  for (char c : arg) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '"' || c == '\'' || c == '\\' || c == '$' ||
+        c == '`' || c == '*' || c == '?' || c == ';' || c == '&' || c == '|' || c == '<' ||
+        c == '>' || c == '(' || c == ')') {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<ProcessId> LockRecord::child() const {
+  if (!child_pid || !child_start) return std::nullopt;
+  return ProcessId{*child_pid, *child_start};
+}
+
+std::string serialize_lock_record(const LockRecord& r) {
+  ordered_json j;
+  j["name"] = r.name;
+  j["pid"] = r.pid;
+  j["account"] = r.account ? ordered_json(*r.account) : ordered_json(nullptr);
+  j["timestamp"] = r.timestamp;
+  j["host"] = r.host;
+  j["version"] = r.version;
+  j["pid_start"] = r.pid_start;
+  j["child_pid"] = r.child_pid ? ordered_json(*r.child_pid) : ordered_json(nullptr);
+  j["child_start"] = r.child_start ? ordered_json(*r.child_start) : ordered_json(nullptr);
+  j["command"] = r.command;
+  j["tool"] = r.tool;
+  j["restarts"] = r.restarts;
+  // Command lines may hold bytes that are not UTF-8; replace them rather than fail.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+std::optional<LockRecord> parse_lock_record(std::string_view text) {
+  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  const auto pid = as_int(j, "pid");
+  if (!pid || *pid <= 0) return std::nullopt;
+
+  LockRecord r;
+  r.pid = *pid;
+  r.name = as_string(j, "name");
+  r.timestamp = as_string(j, "timestamp");
+  r.host = as_string(j, "host");
+  if (r.host.empty()) r.host = as_string(j, "hostname");
+  if (auto it = j.find("account"); it != j.end()) {
+    if (it->is_string()) {
+      r.account = it->get<std::string>();
+    } else if (it->is_number_integer() || it->is_number_unsigned()) {
+      r.account = it->dump();
+    }
+  }
+
+  const auto version = as_int(j, "version");
+  r.legacy = !version.has_value();
+  if (r.legacy) return r;
+
+  r.version = static_cast<int>(*version);
+  r.pid_start = as_uint(j, "pid_start").value_or(0);
+  r.child_pid = as_int(j, "child_pid");
+  r.child_start = as_uint(j, "child_start");
+  if (auto it = j.find("command"); it != j.end() && it->is_array()) {
+    for (const auto& arg : *it) {
+      if (arg.is_string()) r.command.push_back(arg.get<std::string>());
+    }
+  }
+  r.tool = as_string(j, "tool");
+  r.restarts = static_cast<int>(as_int(j, "restarts").value_or(0));
+  return r;
+}
+
+std::string join_command(const std::vector<std::string>& command) {
+  std::string out;
+  for (const auto& arg : command) {
+    if (!out.empty()) out += ' ';
+    if (!needs_quotes(arg)) {
+      out += arg;
+      continue;
+    }
+    out += '\'';
+    for (char c : arg) {
+      if (c == '\'') {
+        out += "'\\''";
+      } else {
+        out += c;
+      }
+    }
+    out += '\'';
+  }
+  return out;
+}
+
+}  // namespace qc

@@ -1,0 +1,314 @@
+// The lock directory as a table, and its rendering (SPEC §9's columns and formats).
+#include "qc/lock_table.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <ostream>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "lock_file.hpp"
+#include "qc/lock.hpp"
+#include "qc/names.hpp"
+
+namespace qc {
+namespace fs = std::filesystem;
+
+const char* state_name(EntryState state) {
+  switch (state) {
+    case EntryState::kRunning: return "running";
+    case EntryState::kOrphaned: return "orphaned";
+    case EntryState::kStale: return "stale";
+    case EntryState::kLegacy: return "legacy";
+    case EntryState::kUnmanaged: return "unmanaged";
+    case EntryState::kDuplicate: return "duplicate";
+  }
+  return "unknown";
+}
+
+Result<LockEntry> read_lock_entry(const std::string& dir, const std::string& name) {
+  LockEntry entry;
+  entry.name = name;
+  entry.lock_file = lock_file_path(dir, name);
+  auto probe = probe_lock(entry.lock_file);
+  if (!probe) return probe.error();
+  if (*probe == LockProbe::kMissing) {
+    return Error{"no lock file " + entry.lock_file, ENOENT};
+  }
+  auto contents = read_lock_file(entry.lock_file);
+  if (!contents) return contents.error();
+  if (*contents) entry.record = parse_lock_record(**contents);
+  const auto& r = entry.record;
+  if (*probe == LockProbe::kHeld) {
+    // Held with an unreadable or legacy record: a new holder that has not written yet.
+    const bool wrapper_gone = r && !r->legacy && !is_running(r->holder());
+    entry.state = wrapper_gone ? EntryState::kOrphaned : EntryState::kRunning;
+  } else if (r && r->legacy && is_running_python(r->pid)) {
+    entry.state = EntryState::kLegacy;
+  } else {
+    entry.state = EntryState::kStale;
+  }
+  return entry;
+}
+
+Result<LockTable> read_lock_directory(const std::string& dir) {
+  LockTable table;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) return table;
+    return Error{"cannot read lock directory " + dir + ": " + ec.message(), ec.value()};
+  }
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    if (ec) return Error{"cannot read lock directory " + dir + ": " + ec.message(), ec.value()};
+    const std::string file = it->path().filename().string();
+    const std::size_t suffix = std::char_traits<char>::length(kLockSuffix);
+    if (file.size() <= suffix || file.compare(file.size() - suffix, suffix, kLockSuffix) != 0) {
+      continue;
+    }
+    const std::string name = file.substr(0, file.size() - suffix);
+    if (!is_valid_lock_name(name)) continue;
+    auto entry = read_lock_entry(dir, name);
+    if (entry) {
+      table.entries.push_back(std::move(*entry));
+    } else if (entry.error().sys_errno != ENOENT) {  // removed meanwhile: not a problem
+      table.problems.push_back(entry.error().message);
+    }
+  }
+  std::sort(table.entries.begin(), table.entries.end(),
+            [](const LockEntry& a, const LockEntry& b) { return a.name < b.name; });
+  return table;
+}
+
+namespace {
+
+std::string basename_any(const std::string& path) {
+  const auto slash = path.find_last_of("/\\");
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string lowercase(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool is_interpreter(const std::string& program) {
+  std::string base = lowercase(basename_any(program));
+  if (base.size() > 4 && base.compare(base.size() - 4, 4, ".exe") == 0) {
+    base.resize(base.size() - 4);
+  }
+  if (base.rfind("python", 0) == 0 || base.rfind("pypy", 0) == 0) return true;
+  static const char* kOthers[] = {"py", "node", "perl", "ruby", "php", "bash", "sh", "dash", "zsh"};
+  return std::find(std::begin(kOthers), std::end(kOthers), base) != std::end(kOthers);
+}
+
+}  // namespace
+
+std::string script_key(const std::vector<std::string>& command_line) {
+  if (command_line.empty()) return "";
+  std::size_t script = 0;
+  if (is_interpreter(command_line[0])) {
+    for (std::size_t i = 1; i < command_line.size(); ++i) {
+      const std::string& arg = command_line[i];
+      if (arg == "-m" || arg == "-c") {  // python -m module / -c code: what follows is it
+        script = std::min(i + 1, command_line.size() - 1);
+        break;
+      }
+      if (arg.empty() || arg[0] != '-') {
+        script = i;
+        break;
+      }
+    }
+  }
+  std::string key = basename_any(command_line[script]);
+  for (std::size_t i = script + 1; i < command_line.size(); ++i) key += " " + command_line[i];
+  return key;
+}
+
+Result<std::vector<LockEntry>> scan_unmanaged(const std::string& pattern,
+                                              const std::vector<LockEntry>& managed) {
+  std::regex re;
+  try {
+    re = std::regex(pattern, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    return Error{"invalid pattern \"" + pattern + "\": " + e.what()};
+  }
+  std::vector<Pid> managed_pids{current_process().pid};
+  std::map<std::string, int> copies;
+  for (const auto& entry : managed) {
+    if (!entry.record || !entry.held()) continue;
+    managed_pids.push_back(entry.record->pid);
+    if (entry.record->child_pid) managed_pids.push_back(*entry.record->child_pid);
+    if (!entry.record->command.empty()) ++copies[script_key(entry.record->command)];
+  }
+  std::vector<LockEntry> rows;
+  for (auto& process : list_processes()) {
+    if (!process.running || process.command_line.empty()) continue;
+    if (std::find(managed_pids.begin(), managed_pids.end(), process.pid) != managed_pids.end()) {
+      continue;
+    }
+    if (basename_any(process.command_line[0]).rfind("qc-", 0) == 0) continue;
+    if (!std::regex_search(join_command(process.command_line), re)) continue;
+    LockEntry row;
+    const std::string key = script_key(process.command_line);
+    row.name = key.substr(0, key.find(' '));
+    row.state = EntryState::kUnmanaged;
+    ++copies[key];
+    row.process = std::move(process);
+    rows.push_back(std::move(row));
+  }
+  for (auto& row : rows) {
+    if (copies[script_key(row.process->command_line)] > 1) row.state = EntryState::kDuplicate;
+  }
+  std::sort(rows.begin(), rows.end(), [](const LockEntry& a, const LockEntry& b) {
+    return a.name != b.name ? a.name < b.name : a.process->pid < b.process->pid;
+  });
+  return rows;
+}
+
+namespace {
+
+// One row as the formats show it; missing values are nullopt.
+struct RowView {
+  std::string name, state;
+  std::optional<Pid> pid, child_pid;
+  std::optional<std::string> account, host, started;
+  std::optional<long long> uptime_s;
+  std::optional<int> restarts;
+  std::vector<std::string> command;
+  std::optional<std::string> lock_file;
+  std::optional<Pid> live_pid;  // the PID that -q prints: verified running, never stale
+};
+
+RowView view_of(const LockEntry& e, WallTime now) {
+  RowView v;
+  v.name = e.name;
+  v.state = state_name(e.state);
+  std::optional<WallTime> started_at;
+  if (e.process) {
+    const ProcessInfo& p = *e.process;
+    v.pid = p.pid;
+    v.live_pid = p.pid;
+    v.host = host_name();
+    v.command = p.command_line;
+    started_at = start_time_of(p.start);
+    if (started_at) v.started = format_iso8601(*started_at);
+  } else {
+    v.lock_file = e.lock_file;
+    if (e.record) {
+      const LockRecord& r = *e.record;
+      v.pid = r.pid;
+      v.child_pid = r.child_pid;
+      v.account = r.account;
+      if (!r.host.empty()) v.host = r.host;
+      if (!r.timestamp.empty()) v.started = r.timestamp;
+      if (!r.legacy) v.restarts = r.restarts;
+      v.command = r.command;
+      started_at = parse_iso8601(r.timestamp);
+      if (e.state == EntryState::kRunning || e.state == EntryState::kLegacy) {
+        v.live_pid = r.pid;
+      } else if (e.state == EntryState::kOrphaned && r.child() && is_running(*r.child())) {
+        v.live_pid = r.child_pid;
+      }
+    }
+  }
+  if (started_at && e.state != EntryState::kStale) {
+    v.uptime_s = std::chrono::duration_cast<std::chrono::seconds>(now - *started_at).count();
+    if (*v.uptime_s < 0) v.uptime_s = 0;
+  }
+  return v;
+}
+
+std::string or_dash(const std::optional<std::string>& s) { return s && !s->empty() ? *s : "-"; }
+template <class T>
+std::string num_or_dash(const std::optional<T>& n) { return n ? std::to_string(*n) : "-"; }
+
+std::string one_line(std::string s) {
+  for (auto& c : s) {
+    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+  }
+  return s;
+}
+
+std::vector<std::string> cells_of(const RowView& v) {
+  return {one_line(v.name),
+          v.state,
+          num_or_dash(v.pid),
+          num_or_dash(v.child_pid),
+          one_line(or_dash(v.account)),
+          one_line(or_dash(v.host)),
+          v.uptime_s ? format_duration(std::chrono::seconds(*v.uptime_s)) : "-",
+          num_or_dash(v.restarts),
+          v.command.empty() ? "-" : one_line(join_command(v.command))};
+}
+
+template <class T>
+nlohmann::ordered_json json_or_null(const std::optional<T>& v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+}
+
+}  // namespace
+
+void render_entries(std::ostream& out, const std::vector<LockEntry>& entries,
+                    OutputFormat format, WallTime now) {
+  static const std::vector<std::string> kHeader = {"NAME",    "STATE", "PID",    "CHILD",   "ACCOUNT",
+                                                   "HOST",    "UPTIME", "RESTARTS", "COMMAND"};
+  std::vector<RowView> rows;
+  rows.reserve(entries.size());
+  for (const auto& e : entries) rows.push_back(view_of(e, now));
+
+  switch (format) {
+    case OutputFormat::kPids:
+      for (const auto& v : rows) {
+        if (v.live_pid) out << *v.live_pid << '\n';
+      }
+      return;
+    case OutputFormat::kJson:
+      for (const auto& v : rows) {
+        nlohmann::ordered_json j;
+        j["name"] = v.name;
+        j["state"] = v.state;
+        j["pid"] = json_or_null(v.pid);
+        j["child_pid"] = json_or_null(v.child_pid);
+        j["account"] = json_or_null(v.account);
+        j["host"] = json_or_null(v.host);
+        j["started"] = json_or_null(v.started);
+        j["uptime_s"] = json_or_null(v.uptime_s);
+        j["restarts"] = json_or_null(v.restarts);
+        j["command"] = v.command;
+        j["lock_file"] = json_or_null(v.lock_file);
+        out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+      }
+      return;
+    case OutputFormat::kTsv: {
+      auto print = [&out](const std::vector<std::string>& cells) {
+        for (std::size_t i = 0; i < cells.size(); ++i) out << (i ? "\t" : "") << cells[i];
+        out << '\n';
+      };
+      print(kHeader);
+      for (const auto& v : rows) print(cells_of(v));
+      return;
+    }
+    case OutputFormat::kTable: {
+      std::vector<std::vector<std::string>> table{kHeader};
+      for (const auto& v : rows) table.push_back(cells_of(v));
+      std::vector<std::size_t> width(kHeader.size(), 0);
+      for (const auto& r : table) {
+        for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+      }
+      for (const auto& r : table) {
+        std::string line;
+        for (std::size_t i = 0; i < r.size(); ++i) {
+          line += r[i];
+          if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+        }
+        out << line << '\n';
+      }
+      return;
+    }
+  }
+}
+
+}  // namespace qc

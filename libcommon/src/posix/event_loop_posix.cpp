@@ -1,0 +1,129 @@
+// The event loop on Linux: handled signals (and SIGCHLD) are blocked and read from a
+// signalfd; one ppoll waits on it, on watched descriptors, and on the deadline.
+#include "qc/event_loop.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace qc {
+
+struct EventLoop::Impl {
+  int signal_fd = -1;
+  sigset_t previous_mask{};
+  std::vector<NativeHandle> readable;
+
+  ~Impl() {
+    if (signal_fd >= 0) ::close(signal_fd);
+    ::sigprocmask(SIG_SETMASK, &previous_mask, nullptr);
+  }
+};
+
+namespace {
+
+std::optional<Signal> from_posix(int signo) {
+  switch (signo) {
+    case SIGINT: return Signal::kInterrupt;
+    case SIGTERM: return Signal::kTerminate;
+    case SIGHUP: return Signal::kHangup;
+    case SIGQUIT: return Signal::kQuit;
+    case SIGUSR1: return Signal::kUser1;
+    case SIGUSR2: return Signal::kUser2;
+    default: return std::nullopt;
+  }
+}
+
+void reap_children(Events& events) {
+  for (;;) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    ChildExitEvent exit{pid, {}};
+    if (WIFEXITED(status)) {
+      exit.status.code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+      exit.status.signal = WTERMSIG(status);
+    }
+    events.exits.push_back(exit);
+  }
+}
+
+}  // namespace
+
+EventLoop::EventLoop(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EventLoop::EventLoop(EventLoop&&) noexcept = default;
+EventLoop& EventLoop::operator=(EventLoop&&) noexcept = default;
+EventLoop::~EventLoop() = default;
+
+Result<EventLoop> EventLoop::create(std::initializer_list<Signal> handled) {
+  auto impl = std::make_unique<Impl>();
+  sigset_t mask;
+  ::sigemptyset(&mask);
+  ::sigaddset(&mask, SIGCHLD);
+  for (Signal s : handled) ::sigaddset(&mask, signal_number(s));
+  if (::sigprocmask(SIG_BLOCK, &mask, &impl->previous_mask) != 0) {
+    return os_error("cannot block signals", errno);
+  }
+  impl->signal_fd = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (impl->signal_fd < 0) return os_error("cannot create a signalfd", errno);
+  return EventLoop(std::move(impl));
+}
+
+void EventLoop::watch_child(const Child&) {}  // every child is reaped on SIGCHLD
+void EventLoop::unwatch_child(Pid) {}
+
+void EventLoop::watch_readable(NativeHandle handle) {
+  if (std::find(impl_->readable.begin(), impl_->readable.end(), handle) == impl_->readable.end()) {
+    impl_->readable.push_back(handle);
+  }
+}
+
+void EventLoop::unwatch_readable(NativeHandle handle) {
+  auto& r = impl_->readable;
+  r.erase(std::remove(r.begin(), r.end(), handle), r.end());
+}
+
+Result<Events> EventLoop::wait(std::optional<SteadyTime> deadline) {
+  Events events;
+  std::vector<pollfd> fds;
+  fds.push_back({impl_->signal_fd, POLLIN, 0});
+  for (NativeHandle h : impl_->readable) fds.push_back({static_cast<int>(h), POLLIN, 0});
+  for (;;) {
+    timespec timeout{};
+    timespec* timeout_ptr = nullptr;
+    if (deadline) {
+      auto left = *deadline - std::chrono::steady_clock::now();
+      if (left < std::chrono::steady_clock::duration::zero()) left = {};
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+      timeout.tv_sec = static_cast<time_t>(ns / 1000000000);
+      timeout.tv_nsec = static_cast<long>(ns % 1000000000);
+      timeout_ptr = &timeout;
+    }
+    const int n = ::ppoll(fds.data(), fds.size(), timeout_ptr, nullptr);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return os_error("cannot wait for events", errno);
+    if (n == 0) return events;  // the deadline passed
+    break;
+  }
+  if (fds[0].revents != 0) {
+    signalfd_siginfo info;
+    while (::read(impl_->signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+      if (info.ssi_signo == SIGCHLD) continue;  // reaped below, whatever the count
+      if (auto s = from_posix(static_cast<int>(info.ssi_signo))) {
+        events.signals.push_back({*s, static_cast<int>(info.ssi_signo), info.ssi_code == SI_KERNEL});
+      }
+    }
+    reap_children(events);
+  }
+  for (std::size_t i = 1; i < fds.size(); ++i) {
+    if (fds[i].revents != 0) events.readable.push_back(fds[i].fd);
+  }
+  return events;
+}
+
+}  // namespace qc

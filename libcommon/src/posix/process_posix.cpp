@@ -1,0 +1,157 @@
+// Process identity on Linux, read from /proc. A zombie (state Z or X) counts as dead:
+// PID 1 in containers often reaps nothing, so dead orphans linger as zombies.
+#include "qc/process.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace qc {
+namespace {
+
+// Reads a small /proc file in one go (they are generated on read, so no partial states).
+bool read_small_file(const char* path, std::string& out) {
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  out.clear();
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > (1u << 20)) break;
+  }
+  ::close(fd);
+  return true;
+}
+
+// Parses /proc/PID/stat: "pid (comm) state ppid ... starttime(22) ...". comm may hold spaces
+// and parentheses, so the fields start after the last ')'.
+bool parse_stat(const std::string& stat, ProcessInfo& info) {
+  const auto open = stat.find('(');
+  const auto close = stat.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) return false;
+  info.name = stat.substr(open + 1, close - open - 1);
+  const char* p = stat.c_str() + close + 1;
+  // Field 3 is the state; starttime is field 22, i.e. 19 fields after the state.
+  while (*p == ' ') ++p;
+  if (*p == '\0') return false;
+  const char state = *p;
+  info.running = state != 'Z' && state != 'X' && state != 'x';
+  int field = 3;
+  while (*p != '\0' && field < 22) {
+    while (*p != '\0' && *p != ' ') ++p;
+    while (*p == ' ') ++p;
+    ++field;
+    if (field == 4) info.parent = std::strtoll(p, nullptr, 10);
+  }
+  if (field != 22 || *p == '\0') return false;
+  info.start = std::strtoull(p, nullptr, 10);
+  return true;
+}
+
+std::vector<std::string> split_nul(const std::string& raw) {
+  std::vector<std::string> args;
+  std::size_t begin = 0;
+  while (begin < raw.size()) {
+    std::size_t end = raw.find('\0', begin);
+    if (end == std::string::npos) end = raw.size();
+    args.emplace_back(raw, begin, end - begin);
+    begin = end + 1;
+  }
+  return args;
+}
+
+std::string basename_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+std::optional<ProcessInfo> inspect_process(Pid pid, bool with_command_line) {
+  if (pid <= 0) return std::nullopt;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%lld/stat", static_cast<long long>(pid));
+  std::string stat;
+  if (!read_small_file(path, stat)) return std::nullopt;
+  ProcessInfo info;
+  info.pid = pid;
+  if (!parse_stat(stat, info)) return std::nullopt;
+  if (with_command_line) {
+    std::snprintf(path, sizeof path, "/proc/%lld/cmdline", static_cast<long long>(pid));
+    std::string raw;
+    if (read_small_file(path, raw)) info.command_line = split_nul(raw);
+  }
+  return info;
+}
+
+ProcessId current_process() {
+  static const ProcessId self = [] {
+    ProcessId id{static_cast<Pid>(::getpid()), 0};
+    if (auto info = inspect_process(id.pid)) id.start = info->start;
+    return id;
+  }();
+  return self;
+}
+
+bool is_running(const ProcessId& id) {
+  auto info = inspect_process(id.pid);
+  return info && info->running && info->start == id.start;
+}
+
+bool is_running_python(Pid pid) {
+  auto info = inspect_process(pid);
+  if (!info || !info->running) return false;
+  if (info->name.find("python") != std::string::npos) return true;
+  // A script started through its shebang shows its own name in comm; the executable tells.
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%lld/exe", static_cast<long long>(pid));
+  char target[4096];
+  ssize_t n = ::readlink(path, target, sizeof target - 1);
+  if (n <= 0) return false;
+  target[n] = '\0';
+  return basename_of(target).find("python") != std::string::npos;
+}
+
+std::vector<ProcessInfo> list_processes() {
+  std::vector<ProcessInfo> out;
+  DIR* dir = ::opendir("/proc");
+  if (dir == nullptr) return out;
+  while (const dirent* entry = ::readdir(dir)) {
+    char* end = nullptr;
+    const long long pid = std::strtoll(entry->d_name, &end, 10);
+    if (end == entry->d_name || *end != '\0' || pid <= 0) continue;
+    if (auto info = inspect_process(pid, true)) out.push_back(std::move(*info));
+  }
+  ::closedir(dir);
+  return out;
+}
+
+std::optional<WallTime> start_time_of(StartToken start) {
+  static const long long boot_time_s = [] {
+    std::string stat;
+    if (!read_small_file("/proc/stat", stat)) return -1LL;
+    const auto pos = stat.find("\nbtime ");
+    if (pos == std::string::npos) return -1LL;
+    return std::strtoll(stat.c_str() + pos + 7, nullptr, 10);
+  }();
+  static const long ticks_per_s = ::sysconf(_SC_CLK_TCK);
+  if (boot_time_s < 0 || ticks_per_s <= 0) return std::nullopt;
+  using namespace std::chrono;
+  const auto since_boot = milliseconds(static_cast<long long>(start) * 1000 / ticks_per_s);
+  return WallTime(duration_cast<system_clock::duration>(seconds(boot_time_s) + since_boot));
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+}  // namespace qc

@@ -1,0 +1,249 @@
+// Spawning on Linux: fork, then only async-signal-safe calls in the child (qc-launch has
+// ZeroMQ threads), exec; an exec failure comes back through a close-on-exec pipe so that
+// "not found" (127) and "not executable" (126) are told apart before anything is reported.
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "qc/spawn.hpp"
+
+extern char** environ;
+
+namespace qc {
+namespace {
+
+enum Stage : int { kStageExec = 0, kStageChdir = 1, kStageSetup = 2 };
+struct ChildFailure {
+  int stage;
+  int err;
+};
+
+std::vector<std::string> build_environment(
+    const std::vector<std::pair<std::string, std::string>>& overrides) {
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string entry(*e);
+    const auto eq = entry.find('=');
+    const std::string key = entry.substr(0, eq);
+    bool overridden = false;
+    for (const auto& kv : overrides) overridden = overridden || kv.first == key;
+    if (!overridden) env.push_back(std::move(entry));
+  }
+  for (const auto& kv : overrides) env.push_back(kv.first + "=" + kv.second);
+  return env;
+}
+
+std::string lookup_env(const std::vector<std::string>& env, const std::string& key) {
+  for (const auto& entry : env) {
+    if (entry.size() > key.size() && entry.compare(0, key.size(), key) == 0 &&
+        entry[key.size()] == '=') {
+      return entry.substr(key.size() + 1);
+    }
+  }
+  return "";
+}
+
+// execvp's search, done before fork so that the child does not allocate.
+std::vector<std::string> candidates_for(const std::string& program,
+                                        const std::vector<std::string>& env) {
+  if (program.find('/') != std::string::npos) return {program};
+  std::string path = lookup_env(env, "PATH");
+  if (path.empty()) path = "/usr/local/bin:/usr/bin:/bin";
+  std::vector<std::string> out;
+  std::size_t begin = 0;
+  for (;;) {
+    const auto end = path.find(':', begin);
+    std::string dir = path.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+    out.push_back((dir.empty() ? std::string(".") : dir) + "/" + program);
+    if (end == std::string::npos) break;
+    begin = end + 1;
+  }
+  return out;
+}
+
+[[noreturn]] void fail_in_child(int pipe_fd, int stage, int err) {
+  ChildFailure failure{stage, err};
+  ssize_t ignored = ::write(pipe_fd, &failure, sizeof failure);
+  (void)ignored;
+  ::_exit(127);
+}
+
+int to_posix(Signal s) {
+  switch (s) {
+    case Signal::kInterrupt: return SIGINT;
+    case Signal::kTerminate: return SIGTERM;
+    case Signal::kHangup: return SIGHUP;
+    case Signal::kQuit: return SIGQUIT;
+    case Signal::kUser1: return SIGUSR1;
+    case Signal::kUser2: return SIGUSR2;
+    case Signal::kKill: return SIGKILL;
+  }
+  return SIGTERM;
+}
+
+}  // namespace
+
+Child::~Child() {
+  if (handle_ != kInvalidHandle) ::close(static_cast<int>(handle_));
+}
+
+int signal_number(Signal signal) { return to_posix(signal); }
+
+std::string signal_name(int number) {
+  const char* abbrev = ::sigabbrev_np(number);
+  if (abbrev == nullptr) return "signal " + std::to_string(number);
+  return std::string("SIG") + abbrev;
+}
+
+Result<Child> spawn_process(const SpawnOptions& options) {
+  if (options.argv.empty() || options.argv[0].empty()) {
+    return Error{"no command given", ENOENT};
+  }
+  // Everything the child needs is prepared here: after fork it may not allocate.
+  const std::vector<std::string> env = build_environment(options.env);
+  const std::vector<std::string> candidates = candidates_for(options.argv[0], env);
+  std::vector<char*> argv, envp;
+  for (const auto& a : options.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  const char* cwd = options.cwd.empty() ? nullptr : options.cwd.c_str();
+
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) return os_error("cannot create a pipe", errno);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int err = errno;
+    ::close(report[0]);
+    ::close(report[1]);
+    return os_error("cannot fork", err);
+  }
+
+  if (pid == 0) {
+    ::close(report[0]);
+    if (options.own_process_group) ::setpgid(0, 0);
+    if (options.stop_with_parent) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent) ::_exit(128 + SIGTERM);  // the parent died before prctl
+    }
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(SIGPIPE, &dfl, nullptr);
+    sigset_t none;
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (options.stdin_null) {
+      const int null_fd = ::open("/dev/null", O_RDONLY);
+      if (null_fd < 0 || ::dup2(null_fd, 0) < 0) fail_in_child(report[1], kStageSetup, errno);
+      if (null_fd > 2) ::close(null_fd);
+    }
+    if (options.stdout_to != kInvalidHandle &&
+        ::dup2(static_cast<int>(options.stdout_to), 1) < 0) {
+      fail_in_child(report[1], kStageSetup, errno);
+    }
+    if (options.stderr_to != kInvalidHandle &&
+        ::dup2(static_cast<int>(options.stderr_to), 2) < 0) {
+      fail_in_child(report[1], kStageSetup, errno);
+    }
+    for (NativeHandle h : options.inherit) ::fcntl(static_cast<int>(h), F_SETFD, 0);
+    if (cwd != nullptr && ::chdir(cwd) != 0) fail_in_child(report[1], kStageChdir, errno);
+    int err = ENOENT;
+    bool denied = false;
+    for (const auto& candidate : candidates) {
+      ::execve(candidate.c_str(), argv.data(), envp.data());
+      err = errno;
+      if (err == EACCES) {
+        denied = true;
+      } else if (err != ENOENT && err != ENOTDIR && err != ESTALE && err != ENODEV &&
+                 err != ETIMEDOUT) {
+        break;
+      }
+    }
+    if (denied && (err == ENOENT || err == ENOTDIR)) err = EACCES;
+    fail_in_child(report[1], kStageExec, err);
+  }
+
+  ::close(report[1]);
+  if (options.own_process_group) ::setpgid(pid, pid);  // both sides: no race with signals
+  ChildFailure failure{};
+  ssize_t n;
+  do {
+    n = ::read(report[0], &failure, sizeof failure);
+  } while (n < 0 && errno == EINTR);
+  ::close(report[0]);
+  if (n == static_cast<ssize_t>(sizeof failure)) {
+    int status;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    const std::string& program = options.argv[0];
+    switch (failure.stage) {
+      case kStageChdir:
+        return Error{"cannot change to directory " + options.cwd + ": " + ::strerror(failure.err), 0};
+      case kStageSetup:
+        return Error{"cannot set up the standard streams of " + program + ": " +
+                         ::strerror(failure.err), 0};
+      default: {
+        std::string why = ::strerror(failure.err);
+        if (failure.err == EACCES) why += " (is it executable?)";
+        if (failure.err == ENOENT && program.find('/') == std::string::npos) {
+          why = "command not found in PATH";
+        }
+        return Error{program + ": " + why, failure.err};
+      }
+    }
+  }
+  ProcessId id{pid, 0};
+  if (auto info = inspect_process(pid)) id.start = info->start;
+  return Child(id, kInvalidHandle);
+}
+
+Status send_signal(const Child& child, Signal signal, bool whole_group) {
+  const pid_t target = static_cast<pid_t>(whole_group ? -child.pid() : child.pid());
+  if (::kill(target, to_posix(signal)) != 0 && errno != ESRCH) {
+    return os_error("cannot send " + signal_name(to_posix(signal)) + " to PID " +
+                        std::to_string(child.pid()),
+                    errno);
+  }
+  return {};
+}
+
+Result<bool> signal_process_if_same(const ProcessId& id, Signal signal, bool whole_group) {
+  // A pidfd pins the process: once its start token is checked through it, the signal cannot
+  // reach a newcomer that inherited the PID.
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(id.pid), 0));
+  if (pidfd < 0) {
+    if (errno == ESRCH) return false;
+    return os_error("cannot open PID " + std::to_string(id.pid), errno);
+  }
+  auto info = inspect_process(id.pid);
+  if (!info || !info->running || info->start != id.start) {
+    ::close(pidfd);
+    return false;
+  }
+  const int signo = to_posix(signal);
+  int rc;
+  if (whole_group && ::getpgid(static_cast<pid_t>(id.pid)) == static_cast<pid_t>(id.pid)) {
+    rc = ::kill(static_cast<pid_t>(-id.pid), signo);
+  } else {
+    rc = static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, signo, nullptr, 0));
+  }
+  const int err = errno;
+  ::close(pidfd);
+  if (rc != 0) {
+    if (err == ESRCH) return false;
+    return Error{"cannot send " + signal_name(signo) + " to PID " + std::to_string(id.pid) + ": " +
+                     ::strerror(err) + (err == EPERM ? " (it belongs to another user)" : ""),
+                 err};
+  }
+  return true;
+}
+
+}  // namespace qc

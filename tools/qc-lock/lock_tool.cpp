@@ -1,0 +1,245 @@
+// qc-lock's modes: run a command under a lock, --check, --list, --clear-stale, --clear-all.
+#include "lock_tool.hpp"
+
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "qc/event_loop.hpp"
+#include "qc/exit_codes.hpp"
+#include "qc/lock.hpp"
+#include "qc/lock_table.hpp"
+#include "qc/log.hpp"
+#include "qc/names.hpp"
+#include "qc/text.hpp"
+
+namespace qc::lock_tool {
+namespace {
+
+using ordered_json = nlohmann::ordered_json;
+
+void print_json(const ordered_json& j) {
+  std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+}
+
+ordered_json conflict_json(const LockConflict& c) {
+  ordered_json j;
+  j["event"] = "conflict";
+  j["name"] = c.name;
+  j["pid"] = c.holder ? ordered_json(c.holder->pid) : ordered_json(nullptr);
+  j["account"] = c.holder && c.holder->account ? ordered_json(*c.holder->account) : ordered_json(nullptr);
+  j["host"] = c.holder ? ordered_json(c.holder->host) : ordered_json(nullptr);
+  j["since"] = c.holder ? ordered_json(c.holder->timestamp) : ordered_json(nullptr);
+  j["command"] = c.holder ? c.holder->command : std::vector<std::string>{};
+  j["lock_file"] = c.path;
+  j["message"] = describe_conflict(c);
+  return j;
+}
+
+int report_conflict(const Options& o, const LockConflict& conflict) {
+  log::error("{}", describe_conflict(conflict));
+  if (o.json) print_json(conflict_json(conflict));
+  return o.conflict_exit_code;
+}
+
+// Runs the command with the lock inherited, forwards signals, passes its status on.
+int run_command(const Options& o, const std::string& dir) {
+  LockRecord record;
+  record.name = o.name;
+  record.pid = current_process().pid;
+  record.pid_start = current_process().start;
+  record.account = o.account;
+  record.timestamp = iso8601_now();
+  record.host = host_name();
+  record.command = o.command;
+  record.tool = "qc-lock";
+  auto acquired = acquire_lock(dir, o.name, record, AcquireOptions{o.wait_s, {}});
+  if (auto* conflict = std::get_if<LockConflict>(&acquired)) return report_conflict(o, *conflict);
+  if (auto* error = std::get_if<Error>(&acquired)) {
+    log::error("cannot take {}: {}", o.name, error->message);
+    return exit_code::kCannotCreate;
+  }
+  HeldLock lock = std::move(std::get<HeldLock>(acquired));
+
+  // Signals are blocked from here on and read as events: none can be lost or half-handled.
+  auto loop = EventLoop::create({Signal::kInterrupt, Signal::kTerminate, Signal::kHangup,
+                                 Signal::kQuit, Signal::kUser1, Signal::kUser2});
+  if (!loop) {
+    log::error("{}", loop.error().message);
+    return exit_code::kCannotCreate;
+  }
+  SpawnOptions spawn;
+  spawn.argv = o.command;
+  spawn.inherit = {lock.inheritable_handle()};
+  spawn.stop_with_parent = true;
+  auto child = spawn_process(spawn);
+  if (!child) {
+    log::error("cannot run {}", child.error().message);
+    return exit_code_for_spawn_error(child.error());
+  }
+  loop->watch_child(*child);
+  record.child_pid = child->pid();
+  record.child_start = child->id().start;
+  if (Status s = lock.write_record(record); !s) log::warn("{}", s.error().message);
+
+  for (;;) {
+    auto events = loop->wait(std::nullopt);
+    if (!events) {
+      log::error("{}", events.error().message);
+      send_signal(*child, Signal::kTerminate, false);
+      continue;
+    }
+    for (const auto& s : events->signals) {
+      // The terminal already delivered Ctrl+C (and hangup) to the command, which shares our
+      // process group: sending it again would stop it twice.
+      if (s.from_terminal) continue;
+      if (Status st = send_signal(*child, s.signal, false); !st) log::warn("{}", st.error().message);
+    }
+    for (const auto& exit : events->exits) {
+      if (exit.pid != child->pid()) continue;
+      if (Status s = lock.release(); !s) log::warn("{}", s.error().message);
+      return exit.status.as_exit_code();
+    }
+  }
+}
+
+int check(const Options& o, const std::string& dir) {
+  auto entry = read_lock_entry(dir, o.name);
+  if (!entry) {
+    if (entry.error().sys_errno == ENOENT) {
+      if (o.json) print_json({{"event", "free"}, {"name", o.name}});
+      return exit_code::kOk;
+    }
+    log::error("cannot check {}: {}", o.name, entry.error().message);
+    return exit_code::kNoInput;
+  }
+  if (!entry->live()) {
+    if (o.json) print_json({{"event", "free"}, {"name", o.name}});
+    return exit_code::kOk;
+  }
+  return report_conflict(o, LockConflict{o.name, entry->lock_file, entry->record});
+}
+
+Result<LockTable> read_table(const std::string& dir) {
+  auto table = read_lock_directory(dir);
+  if (table) {
+    for (const auto& problem : table->problems) log::warn("{}", problem);
+  }
+  return table;
+}
+
+int list(const Options& o, const std::string& dir) {
+  auto table = read_table(dir);
+  if (!table) {
+    log::error("{}", table.error().message);
+    return exit_code::kNoInput;
+  }
+  const OutputFormat format =
+      o.json ? OutputFormat::kJson : (o.tsv ? OutputFormat::kTsv : OutputFormat::kTable);
+  if (table->entries.empty() && format == OutputFormat::kTable) {
+    log::info("No locks in {}.", dir);
+    return exit_code::kOk;
+  }
+  render_entries(std::cout, table->entries, format, std::chrono::system_clock::now());
+  return exit_code::kOk;
+}
+
+// Removes the files of `candidates` that no OS lock holds; returns the exit code.
+int remove_files(const Options& o, const std::vector<LockEntry>& candidates, bool legacy_too) {
+  int removed = 0;
+  int failed = 0;
+  for (const auto& entry : candidates) {
+    auto done = remove_unheld_lock_file(entry.lock_file, [legacy_too](const auto& record) {
+      // Checked again under the lock: a legacy holder may have appeared since the listing.
+      return legacy_too || !(record && record->legacy && is_running_python(record->pid));
+    });
+    if (!done) {
+      log::error("{}", done.error().message);
+      ++failed;
+      continue;
+    }
+    if (!*done) continue;  // taken or changed meanwhile: it is not stale any more
+    ++removed;
+    if (o.json) {
+      print_json({{"event", "removed"}, {"name", entry.name}, {"lock_file", entry.lock_file},
+                  {"state", state_name(entry.state)}});
+    }
+  }
+  log::info("removed {} lock file{}", removed, removed == 1 ? "" : "s");
+  return failed > 0 ? exit_code::kCannotCreate : exit_code::kOk;
+}
+
+int clear_stale(const Options& o, const std::string& dir) {
+  auto table = read_table(dir);
+  if (!table) {
+    log::error("{}", table.error().message);
+    return exit_code::kNoInput;
+  }
+  std::vector<LockEntry> stale;
+  for (auto& e : table->entries) {
+    if (e.state == EntryState::kStale) stale.push_back(std::move(e));
+  }
+  return remove_files(o, stale, /*legacy_too=*/false);
+}
+
+int clear_all(const Options& o, const std::string& dir) {
+  if (!o.yes && !stdin_is_terminal()) {
+    log::error("--clear-all removes lock files: confirm with --yes when stdin is not a terminal");
+    return exit_code::kUsage;
+  }
+  auto table = read_table(dir);
+  if (!table) {
+    log::error("{}", table.error().message);
+    return exit_code::kNoInput;
+  }
+  std::vector<LockEntry> removable;
+  for (auto& e : table->entries) {
+    if (e.held()) {
+      log::info("keeping {}: held by a live process (PID {}); stop it with: qc-shutdown {}", e.name,
+                e.record ? std::to_string(e.record->pid) : "unknown", e.name);
+    } else {
+      removable.push_back(std::move(e));
+    }
+  }
+  if (removable.empty()) {
+    log::info("removed 0 lock files");
+    return exit_code::kOk;
+  }
+  if (!o.yes) {
+    for (const auto& e : removable) {
+      log::info("will remove {} ({}{})", e.lock_file, state_name(e.state),
+                e.record ? ", PID " + std::to_string(e.record->pid) : "");
+    }
+    if (!confirm_yes("Type YES to remove " + std::to_string(removable.size()) + " lock files: ")) {
+      log::info("nothing removed");
+      return exit_code::kNo;
+    }
+  }
+  return remove_files(o, removable, /*legacy_too=*/true);
+}
+
+}  // namespace
+
+int run(const Options& o) {
+  const std::string dir = resolve_lock_dir(o.lock_dir);
+  if (o.mode == Mode::kRun || o.mode == Mode::kCheck) {
+    if (Status s = validate_lock_name(o.name); !s) {
+      log::error("{}", s.error().message);
+      return exit_code::kUsage;
+    }
+  }
+  switch (o.mode) {
+    case Mode::kCheck: return check(o, dir);
+    case Mode::kList: return list(o, dir);
+    case Mode::kClearStale: return clear_stale(o, dir);
+    case Mode::kClearAll: return clear_all(o, dir);
+    case Mode::kRun: break;
+  }
+  if (Status s = ensure_directory(dir); !s) {
+    log::error("{}", s.error().message);
+    return exit_code::kCannotCreate;
+  }
+  return run_command(o, dir);
+}
+
+}  // namespace qc::lock_tool

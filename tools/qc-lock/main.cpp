@@ -1,0 +1,98 @@
+// qc-lock: hold a name while a command runs (SPEC §4). Parses options; lock_tool.cpp works.
+#include <algorithm>
+#include <cstring>
+
+#include "lock_tool.hpp"
+#include "qc/cli.hpp"
+#include "qc/log.hpp"
+
+namespace {
+
+constexpr const char* kFooter = R"(Modes:
+  qc-lock [OPTIONS] NAME -- COMMAND [ARG...]   run COMMAND holding NAME; exit with its status
+  qc-lock [OPTIONS] --check NAME               exit 0 when NAME is free, 75 when held
+  qc-lock [OPTIONS] --list                     every lock file (as qc-ps --all)
+  qc-lock [OPTIONS] --clear-stale              remove lock files that nobody holds
+  qc-lock [OPTIONS] --clear-all [--yes]        also remove legacy files whatever their PID;
+                                               files held by a live process are never removed
+
+The lock is an operating-system lock on LOCK_DIR/NAME.lock that COMMAND inherits: the name
+stays held until COMMAND and qc-lock have both exited, however they die, and COMMAND gets
+SIGTERM if qc-lock is killed. SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are
+passed on to COMMAND (Ctrl+C in a terminal reaches it once). Names: 1-100 of A-Z a-z 0-9 _ . -
+
+Exit status: COMMAND's own status, or 128+N when a signal N killed it; 75 (or -E) when the
+name is held; 64 usage; 73 the lock directory or file cannot be created; 126 COMMAND not
+executable; 127 COMMAND not found; 1 --clear-all not confirmed.
+
+Examples:
+  qc-lock BRAIN_ATLAS --account 212000584 -- python BRAIN_ATLAS.py
+  qc-lock -w 30 nightly-backup -- ./backup.sh
+  qc-lock --check BRAIN_ATLAS && echo free)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  qc::log::init("qc-lock");
+  // Everything after the first "--" is the command, untouched by option parsing.
+  char** separator = std::find_if(argv + 1, argv + argc, [](const char* a) {
+    return std::strcmp(a, "--") == 0;
+  });
+  qc::lock_tool::Options o;
+  const bool has_command = separator != argv + argc;
+  if (has_command) o.command.assign(separator + 1, argv + argc);
+
+  CLI::App app{"Run a command while holding a name, so that no second copy can start.", "qc-lock"};
+  app.footer(kFooter);
+  qc::cli::add_version(app, "qc-lock");
+  app.add_option("NAME", o.name, "The lock name");
+  bool check = false, list = false, clear_stale = false, clear_all = false;
+  auto* check_flag = app.add_flag("--check", check, "Exit 0 when NAME is free, 75 when held");
+  auto* list_flag = app.add_flag("--list", list, "List every lock file");
+  auto* stale_flag = app.add_flag("--clear-stale", clear_stale, "Remove lock files nobody holds");
+  auto* all_flag = app.add_flag("--clear-all", clear_all,
+                                "Remove every lock file not held by a live process, legacy ones too");
+  check_flag->excludes(list_flag, stale_flag, all_flag);
+  list_flag->excludes(stale_flag, all_flag);
+  stale_flag->excludes(all_flag);
+  app.add_flag("--yes", o.yes, "Do not ask before --clear-all");
+  app.add_option("--account", o.account, "Account id recorded in the lock file");
+  app.add_option("-w,--wait", o.wait_s, "Wait up to SECONDS for the name (default 0: fail at once)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("-E,--conflict-exit-code", o.conflict_exit_code,
+                 "Exit status when the name is held (default 75)")
+      ->check(CLI::Range(0, 255));
+  qc::cli::add_lock_dir(app, o.lock_dir);
+  app.add_flag("--json", o.json, "JSON Lines on stdout (conflicts, removals, --list)");
+  app.add_flag("--tsv", o.tsv, "--list as tab-separated values");
+  if (auto code = qc::cli::parse(app, static_cast<int>(separator - argv), argv)) return *code;
+
+  using qc::lock_tool::Mode;
+  o.mode = check ? Mode::kCheck
+         : list ? Mode::kList
+         : clear_stale ? Mode::kClearStale
+         : clear_all ? Mode::kClearAll
+         : Mode::kRun;
+  auto usage = [](const char* message) {
+    qc::log::error("{}; run 'qc-lock --help' for usage", message);
+    return qc::exit_code::kUsage;
+  };
+  if (o.yes && o.mode != Mode::kClearAll) return usage("--yes goes with --clear-all");
+  switch (o.mode) {
+    case Mode::kRun:
+      if (!has_command) {
+        return usage(app.count("NAME") ? "missing command: qc-lock NAME -- COMMAND [ARG...]"
+                                       : "missing NAME and command: qc-lock NAME -- COMMAND [ARG...]");
+      }
+      if (!app.count("NAME")) return usage("missing NAME before --");
+      if (o.command.empty()) return usage("missing command after --");
+      break;
+    case Mode::kCheck:
+      if (!app.count("NAME")) return usage("--check needs a NAME");
+      if (has_command) return usage("--check takes no command");
+      break;
+    default:
+      if (app.count("NAME") || has_command) return usage("--list and --clear-* take no NAME or command");
+  }
+  return qc::lock_tool::run(o);
+}
