@@ -1,11 +1,17 @@
 // spdlog, configured once: stderr for people ("qc-lock: message"), rotating files for
 // supervisors (timestamped lines; rotation happens between lines, never inside one).
+//
+// spdlog and fmt are compiled here, header-only, and nowhere else: Debian ships them only as
+// shared libraries, and loading those (with the shared libstdc++ they pull in) costs a
+// qc-lock invocation more than flock(1)'s whole run (measured in bench/lock.sh).
 #include "qc/log.hpp"
 
 #include <spdlog/logger.h>
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <fmt/args.h>
 
 namespace qc::log {
 namespace {
@@ -19,7 +25,34 @@ std::shared_ptr<spdlog::logger>& logger() {
   return instance;
 }
 
+spdlog::level::level_enum to_spdlog(Level level) {
+  switch (level) {
+    case Level::kDebug: return spdlog::level::debug;
+    case Level::kInfo: return spdlog::level::info;
+    case Level::kWarn: return spdlog::level::warn;
+    case Level::kError: return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
 }  // namespace
+
+std::string format(std::string_view format_string, std::initializer_list<Arg> args) {
+  fmt::dynamic_format_arg_store<fmt::format_context> store;
+  for (const Arg& a : args) {
+    switch (a.kind()) {
+      case Arg::Kind::kText: store.push_back(a.text()); break;
+      case Arg::Kind::kSigned: store.push_back(a.as_signed()); break;
+      case Arg::Kind::kUnsigned: store.push_back(a.as_unsigned()); break;
+      case Arg::Kind::kFloat: store.push_back(a.as_float()); break;
+    }
+  }
+  try {
+    return fmt::vformat(fmt::string_view(format_string.data(), format_string.size()), store);
+  } catch (const fmt::format_error&) {
+    return std::string(format_string);  // a bad format string must not lose the message
+  }
+}
 
 void init(std::string_view tool, bool verbose) {
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
@@ -42,10 +75,22 @@ bool add_file(const std::string& path, std::size_t max_bytes, std::size_t max_fi
   }
 }
 
-void write_error(std::string_view message) { logger()->error("{}", message); }
-void write_warn(std::string_view message) { logger()->warn("warning: {}", message); }
-void write_info(std::string_view message) { logger()->info("{}", message); }
-void write_debug(std::string_view message) { logger()->debug("{}", message); }
-bool debug_enabled() { return logger()->should_log(spdlog::level::debug); }
+void quiet_stderr() {
+  auto& sinks = logger()->sinks();
+  sinks.erase(std::remove_if(sinks.begin(), sinks.end(),
+                             [](const auto& s) {
+                               return dynamic_cast<spdlog::sinks::stderr_sink_mt*>(s.get()) != nullptr;
+                             }),
+              sinks.end());
+}
+
+bool enabled(Level level) { return logger()->should_log(to_spdlog(level)); }
+
+void write(Level level, std::string_view format_string, std::initializer_list<Arg> args) {
+  if (!enabled(level)) return;
+  std::string message = format(format_string, args);
+  if (level == Level::kWarn) message.insert(0, "warning: ");
+  logger()->log(to_spdlog(level), "{}", message);
+}
 
 }  // namespace qc::log

@@ -1,14 +1,48 @@
-// Logging: spdlog behind a small facade, so that spdlog stays out of every header.
-// Human messages go to stderr as "qc-lock: message"; log files get timestamps.
+// Logging: spdlog behind a small facade. Neither spdlog nor fmt appears in any header: both
+// are compiled in log.cpp alone, so no other file pays for them and no tool loads them as
+// shared libraries at start-up. Messages use fmt's "{}" syntax; arguments are carried as
+// strings or numbers. Human messages go to stderr as "qc-lock: message"; log files get
+// timestamps.
 #pragma once
 
+#include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
-#include <utility>
-
-#include <fmt/core.h>
+#include <type_traits>
 
 namespace qc::log {
+
+enum class Level { kDebug, kInfo, kWarn, kError };
+
+// One argument of a message: text, an integer or a floating-point number.
+class Arg {
+ public:
+  enum class Kind { kText, kSigned, kUnsigned, kFloat };
+  Arg(std::string_view text) : kind_(Kind::kText), text_(text) {}        // NOLINT
+  Arg(const std::string& text) : kind_(Kind::kText), text_(text) {}      // NOLINT
+  Arg(const char* text) : kind_(Kind::kText), text_(text) {}             // NOLINT
+  Arg(char c) = delete;
+  Arg(bool b) : kind_(Kind::kText), text_(b ? "true" : "false") {}       // NOLINT
+  template <class T, std::enable_if_t<std::is_integral_v<T> && std::is_signed_v<T>, int> = 0>
+  Arg(T v) : kind_(Kind::kSigned), signed_(v) {}                         // NOLINT
+  template <class T, std::enable_if_t<std::is_integral_v<T> && std::is_unsigned_v<T>, int> = 0>
+  Arg(T v) : kind_(Kind::kUnsigned), unsigned_(v) {}                     // NOLINT
+  Arg(double v) : kind_(Kind::kFloat), float_(v) {}                      // NOLINT
+
+  Kind kind() const { return kind_; }
+  std::string_view text() const { return text_; }
+  std::int64_t as_signed() const { return signed_; }
+  std::uint64_t as_unsigned() const { return unsigned_; }
+  double as_float() const { return float_; }
+
+ private:
+  Kind kind_;
+  std::string_view text_;
+  std::int64_t signed_ = 0;
+  std::uint64_t unsigned_ = 0;
+  double float_ = 0;
+};
 
 // Configures the stderr logger for `tool` ("qc-lock"). Call once, first thing in main.
 void init(std::string_view tool, bool verbose = false);
@@ -17,27 +51,24 @@ void init(std::string_view tool, bool verbose = false);
 // Returns false (and says why on stderr) when the file cannot be opened.
 bool add_file(const std::string& path, std::size_t max_bytes, std::size_t max_files);
 
-void write_error(std::string_view message);
-void write_warn(std::string_view message);
-void write_info(std::string_view message);
-void write_debug(std::string_view message);
-bool debug_enabled();
+// Stops writing to stderr (for a process whose stderr is a log file already).
+void quiet_stderr();
 
-template <class... Args>
-void error(fmt::format_string<Args...> format, Args&&... args) {
-  write_error(fmt::format(format, std::forward<Args>(args)...));
-}
-template <class... Args>
-void warn(fmt::format_string<Args...> format, Args&&... args) {
-  write_warn(fmt::format(format, std::forward<Args>(args)...));
-}
-template <class... Args>
-void info(fmt::format_string<Args...> format, Args&&... args) {
-  write_info(fmt::format(format, std::forward<Args>(args)...));
-}
-template <class... Args>
-void debug(fmt::format_string<Args...> format, Args&&... args) {
-  if (debug_enabled()) write_debug(fmt::format(format, std::forward<Args>(args)...));
+bool enabled(Level level);
+void write(Level level, std::string_view format, std::initializer_list<Arg> args);
+
+// "{}" formatting of `args`, as the log writes it (for messages kept as data).
+std::string format(std::string_view format, std::initializer_list<Arg> args);
+
+template <class... A>
+void error(std::string_view f, const A&... a) { write(Level::kError, f, {Arg(a)...}); }
+template <class... A>
+void warn(std::string_view f, const A&... a) { write(Level::kWarn, f, {Arg(a)...}); }
+template <class... A>
+void info(std::string_view f, const A&... a) { write(Level::kInfo, f, {Arg(a)...}); }
+template <class... A>
+void debug(std::string_view f, const A&... a) {
+  if (enabled(Level::kDebug)) write(Level::kDebug, f, {Arg(a)...});
 }
 
 }  // namespace qc::log
