@@ -3,6 +3,7 @@
 #include "qc/lock.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -149,6 +150,32 @@ TEST_F(LockTest, ProbingAndReadingNeverTakeTheLock) {
     ASSERT_TRUE(contents);
   }
   EXPECT_TRUE(std::holds_alternative<HeldLock>(acquire_lock(dir(), "A", record_for("unit"))));
+}
+
+TEST_F(LockTest, ObserversOpenReadOnlySoTheyCannotTakeTheLock) {
+  // A write lock needs a descriptor open for writing; an observer that opened one would
+  // show up as IN_CLOSE_WRITE. Observers must only ever produce IN_CLOSE_NOWRITE.
+  write("A", "{}");
+  const int watch = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  ASSERT_GE(watch, 0);
+  ASSERT_GE(::inotify_add_watch(watch, dir().c_str(), IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_MODIFY),
+            0);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(probe_lock(path("A")));
+    ASSERT_TRUE(read_lock_file(path("A")));
+  }
+  int read_only_closes = 0;
+  alignas(inotify_event) char buf[4096];
+  for (ssize_t n; (n = ::read(watch, buf, sizeof buf)) > 0;) {
+    for (char* p = buf; p < buf + n;) {
+      auto* ev = reinterpret_cast<inotify_event*>(p);
+      EXPECT_EQ(ev->mask & (IN_CLOSE_WRITE | IN_MODIFY), 0u) << "an observer opened for writing";
+      if (ev->mask & IN_CLOSE_NOWRITE) ++read_only_closes;
+      p += sizeof(inotify_event) + ev->len;
+    }
+  }
+  ::close(watch);
+  EXPECT_GE(read_only_closes, 1);  // identical consecutive events are coalesced
 }
 
 TEST_F(LockTest, RemoveUnheldLeavesHeldFilesAlone) {
