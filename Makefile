@@ -5,9 +5,7 @@ JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-DEB_PACKAGES := build-essential cmake ninja-build pkg-config \
-                libzmq3-dev cppzmq-dev nlohmann-json3-dev libspdlog-dev libcli11-dev libgtest-dev \
-                python3 python3-zmq util-linux
+DEB_PACKAGES := $(shell grep -v '^\#' .ci/packages.txt)
 
 .PHONY: all build test deps clean bench
 
