@@ -63,25 +63,37 @@ void init(std::string_view tool, bool verbose) {
   logger() = instance;
 }
 
-bool add_file(const std::string& path, std::size_t max_bytes, std::size_t max_files) {
+struct File::Impl {
+  std::shared_ptr<spdlog::sinks::rotating_file_sink_mt> sink;
+  std::shared_ptr<spdlog::logger> lines;
+};
+
+File::File(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+File::~File() { flush(); }
+
+std::shared_ptr<File> File::open(const std::string& path, std::size_t max_bytes,
+                                 std::size_t max_files, std::string& error) {
   try {
-    auto sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(path, max_bytes, max_files);
-    sink->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
-    logger()->sinks().push_back(sink);
-    return true;
+    auto impl = std::make_unique<Impl>();
+    impl->sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+        path, std::max<std::size_t>(max_bytes, 1), max_files);
+    // "[out]" marks the command's own output; the tool's messages carry the tool's name.
+    impl->sink->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z [%n] %v");
+    impl->lines = std::make_shared<spdlog::logger>("out", impl->sink);
+    impl->lines->set_level(spdlog::level::trace);
+    impl->lines->flush_on(spdlog::level::info);
+    return std::shared_ptr<File>(new File(std::move(impl)));
   } catch (const spdlog::spdlog_ex& e) {
-    logger()->error("cannot open log file {}: {}", path, e.what());
-    return false;
+    error = e.what();
+    return nullptr;
   }
 }
 
-void quiet_stderr() {
-  auto& sinks = logger()->sinks();
-  sinks.erase(std::remove_if(sinks.begin(), sinks.end(),
-                             [](const auto& s) {
-                               return dynamic_cast<spdlog::sinks::stderr_sink_mt*>(s.get()) != nullptr;
-                             }),
-              sinks.end());
+void File::write_line(std::string_view line) { impl_->lines->info("{}", line); }
+void File::flush() { impl_->lines->flush(); }
+
+void attach(const std::shared_ptr<File>& file) {
+  logger()->sinks().push_back(file->impl_->sink);
 }
 
 bool enabled(Level level) { return logger()->should_log(to_spdlog(level)); }

@@ -45,7 +45,9 @@ class EventLoop {
   ~EventLoop();  // restores the signal mask
 
   // Children whose exit this loop reports. Windows needs the handle; POSIX reaps on SIGCHLD.
-  void watch_child(const Child& child);
+  // With kill_group, whatever is left of the child's process group (Windows: its job) is
+  // killed when the child exits, before it is reaped, while its PID still reserves the group.
+  void watch_child(const Child& child, bool kill_group = false);
   void unwatch_child(Pid pid);
 
   // Extra handles to wake on when readable (sockets, inotify, a pidfd).

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -47,12 +48,26 @@ class Arg {
 // Configures the stderr logger for `tool` ("qc-lock"). Call once, first thing in main.
 void init(std::string_view tool, bool verbose = false);
 
-// Adds a size-rotated log file: every later message goes there too, with a timestamp.
-// Returns false (and says why on stderr) when the file cannot be opened.
-bool add_file(const std::string& path, std::size_t max_bytes, std::size_t max_files);
+// A size-rotated log file (spdlog's rotating sink): each line is written whole, with a
+// timestamp, and rotation happens between lines, never inside one.
+class File {
+ public:
+  // Opens (appending) PATH; nullptr and a message in `error` when it cannot.
+  static std::shared_ptr<File> open(const std::string& path, std::size_t max_bytes,
+                                    std::size_t max_files, std::string& error);
+  ~File();
+  void write_line(std::string_view line);
+  void flush();
 
-// Stops writing to stderr (for a process whose stderr is a log file already).
-void quiet_stderr();
+ private:
+  struct Impl;
+  explicit File(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  friend void attach(const std::shared_ptr<File>& file);
+};
+
+// Sends the tool's own messages to `file` too (besides stderr).
+void attach(const std::shared_ptr<File>& file);
 
 bool enabled(Level level);
 void write(Level level, std::string_view format, std::initializer_list<Arg> args);

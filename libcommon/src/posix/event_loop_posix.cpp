@@ -17,6 +17,7 @@ struct EventLoop::Impl {
   int signal_fd = -1;
   sigset_t previous_mask{};
   std::vector<NativeHandle> readable;
+  std::vector<Pid> kill_group_on_exit;
 
   ~Impl() {
     if (signal_fd >= 0) ::close(signal_fd);
@@ -38,11 +39,20 @@ std::optional<Signal> from_posix(int signo) {
   }
 }
 
-void reap_children(Events& events) {
+// Peeks at each exited child first (WNOWAIT): while the zombie is not reaped its PID still
+// names its process group, so killing the group's leftovers cannot hit anyone else.
+void reap_children(Events& events, std::vector<Pid>& kill_group_on_exit) {
   for (;;) {
+    siginfo_t info{};
+    if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) return;
+    const pid_t pid = info.si_pid;
+    auto it = std::find(kill_group_on_exit.begin(), kill_group_on_exit.end(), pid);
+    if (it != kill_group_on_exit.end()) {
+      ::kill(-pid, SIGKILL);
+      kill_group_on_exit.erase(it);
+    }
     int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid <= 0) return;
+    if (::waitpid(pid, &status, 0) != pid) continue;
     ChildExitEvent exit{pid, {}};
     if (WIFEXITED(status)) {
       exit.status.code = WEXITSTATUS(status);
@@ -74,8 +84,14 @@ Result<EventLoop> EventLoop::create(std::initializer_list<Signal> handled) {
   return EventLoop(std::move(impl));
 }
 
-void EventLoop::watch_child(const Child&) {}  // every child is reaped on SIGCHLD
-void EventLoop::unwatch_child(Pid) {}
+void EventLoop::watch_child(const Child& child, bool kill_group) {  // reaped on SIGCHLD
+  if (kill_group) impl_->kill_group_on_exit.push_back(child.pid());
+}
+
+void EventLoop::unwatch_child(Pid pid) {
+  auto& v = impl_->kill_group_on_exit;
+  v.erase(std::remove(v.begin(), v.end(), pid), v.end());
+}
 
 void EventLoop::watch_readable(NativeHandle handle) {
   if (std::find(impl_->readable.begin(), impl_->readable.end(), handle) == impl_->readable.end()) {
@@ -118,7 +134,7 @@ Result<Events> EventLoop::wait(std::optional<SteadyTime> deadline) {
         events.signals.push_back({*s, static_cast<int>(info.ssi_signo), info.ssi_code == SI_KERNEL});
       }
     }
-    reap_children(events);
+    reap_children(events, impl_->kill_group_on_exit);
   }
   for (std::size_t i = 1; i < fds.size(); ++i) {
     if (fds[i].revents != 0) events.readable.push_back(fds[i].fd);

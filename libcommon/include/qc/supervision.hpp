@@ -1,0 +1,110 @@
+// The I/O around the supervision state machine, shared by qc-run and qc-launch: starting
+// programs for real, carrying their output into rotated logs, reporting events as JSON
+// Lines and log lines, and keeping each program's lock file current.
+#pragma once
+
+#include <iosfwd>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "qc/event_loop.hpp"
+#include "qc/lock.hpp"
+#include "qc/log.hpp"
+#include "qc/supervisor.hpp"
+
+namespace qc {
+
+// A pipe whose read end we keep (non-blocking) and whose write end children write to.
+struct Pipe {
+  NativeHandle read_end = kInvalidHandle;
+  NativeHandle write_end = kInvalidHandle;
+};
+Result<Pipe> make_output_pipe();
+void close_handle(NativeHandle handle);
+
+// Reads a program's output as it comes and writes it to its log file line by line. A line is
+// written whole or, past 64 KiB without a newline, in 64 KiB pieces.
+class OutputPump {
+ public:
+  OutputPump(NativeHandle read_end, std::shared_ptr<log::File> file);
+  ~OutputPump();
+  OutputPump(const OutputPump&) = delete;
+  OutputPump& operator=(const OutputPump&) = delete;
+  NativeHandle handle() const { return read_end_; }
+  // Drains what is readable now. Returns false at end of file.
+  bool drain();
+  // Writes a trailing partial line.
+  void flush();
+
+ private:
+  NativeHandle read_end_;
+  std::shared_ptr<log::File> file_;
+  std::string partial_;
+};
+
+// Starts programs for real: own process group, the program's lock inherited, stdin from
+// /dev/null, output to its pipe (or ours), stopped with us. Exits are reported by `loop`.
+class ChildProcesses : public ProcessControl {
+ public:
+  explicit ChildProcesses(EventLoop& loop) : loop_(loop) {}
+  // What program NAME's children get besides its spec: its lock and its output.
+  void set_handles(const std::string& name, NativeHandle lock, NativeHandle output);
+  Result<ProcessId> start(const ProgramSpec& spec) override;
+  void signal_group(Pid pid, Signal signal) override;
+  // Forgets a child once its exit has been handled.
+  void reaped(Pid pid);
+
+ private:
+  struct Handles {
+    NativeHandle lock = kInvalidHandle;
+    NativeHandle output = kInvalidHandle;
+  };
+  EventLoop& loop_;
+  std::map<std::string, Handles> handles_;
+  std::map<Pid, Child> children_;
+};
+
+// SPEC §5's JSON Lines on stdout: {"event", "name", "pid", "status", "restarts", "time"}
+// (and "delay_s" when restarting).
+class JsonEventWriter : public EventSink {
+ public:
+  explicit JsonEventWriter(std::ostream& out) : out_(out) {}
+  void emit(const SupervisorEvent& event) override;
+
+ private:
+  std::ostream& out_;
+};
+
+// Each event's sentence through qc::log (stderr and attached log files).
+class LogEventWriter : public EventSink {
+ public:
+  void emit(const SupervisorEvent& event) override;
+};
+
+// Keeps a program's lock file current: child PID and start token, restart count.
+class LockRecordUpdater : public EventSink {
+ public:
+  LockRecordUpdater(HeldLock& lock, LockRecord record) : lock_(lock), record_(std::move(record)) {}
+  void emit(const SupervisorEvent& event) override;
+
+ private:
+  HeldLock& lock_;
+  LockRecord record_;
+};
+
+// Passes each event to several sinks, in order.
+class FanoutSink : public EventSink {
+ public:
+  void add(EventSink* sink) { sinks_.push_back(sink); }
+  void emit(const SupervisorEvent& event) override {
+    for (auto* s : sinks_) s->emit(event);
+  }
+
+ private:
+  std::vector<EventSink*> sinks_;
+};
+
+}  // namespace qc

@@ -1,0 +1,129 @@
+// The supervision core shared by qc-run and qc-launch: one program's life as an explicit
+// state machine (supervisord's states), driven by events and deadlines on steady_clock.
+// It starts and signals processes only through ProcessControl, so its transitions are
+// unit-tested with a fake clock and a fake process API.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "qc/clock.hpp"
+#include "qc/native_handle.hpp"
+#include "qc/process.hpp"
+#include "qc/result.hpp"
+#include "qc/spawn.hpp"
+
+namespace qc {
+
+enum class RestartMode { kNo, kOnFailure, kAlways };
+const char* restart_mode_name(RestartMode mode);
+std::optional<RestartMode> parse_restart_mode(const std::string& text);
+
+struct RestartPolicy {
+  RestartMode mode = RestartMode::kOnFailure;
+  int max_restarts = 5;
+  double backoff_initial_s = 1;
+  double backoff_max_s = 60;
+  double reset_after_s = 300;
+};
+
+struct ProgramSpec {
+  std::string name;
+  std::vector<std::string> command;
+  std::string cwd;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::optional<std::string> account;
+  RestartPolicy restart;
+  double stop_timeout_s = 10;
+  bool needs_ready = false;  // STARTING until mark_ready(); RUNNING at once otherwise
+};
+
+enum class ProgramState { kStopped, kStarting, kRunning, kBackoff, kStopping, kExited, kFatal };
+const char* program_state_name(ProgramState state);
+
+// The OS as the state machine sees it.
+class ProcessControl {
+ public:
+  virtual ~ProcessControl() = default;
+  // Starts the program's command in a process group of its own.
+  virtual Result<ProcessId> start(const ProgramSpec& spec) = 0;
+  // Signals the whole process group led by `pid`.
+  virtual void signal_group(Pid pid, Signal signal) = 0;
+};
+
+// What happened, for --json and the logs (SPEC §5's event names).
+struct SupervisorEvent {
+  std::string event;  // started, exited, restarting, gave_up, stopped, ready, failed
+  std::string name;
+  std::optional<Pid> pid;
+  std::optional<StartToken> pid_start;
+  std::optional<int> status;  // exit code, 128+N for signal N
+  int restarts = 0;
+  std::optional<double> delay_s;  // restarting: the wait before the next start
+  std::string detail;             // a human sentence for the log
+};
+
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void emit(const SupervisorEvent& event) = 0;
+};
+
+class ProgramSupervisor {
+ public:
+  ProgramSupervisor(ProgramSpec spec, ProcessControl& control, EventSink& sink);
+
+  const ProgramSpec& spec() const { return spec_; }
+  ProgramState state() const { return state_; }
+  std::optional<ProcessId> process() const { return process_; }
+  int restarts() const { return total_restarts_; }
+  // When the current run started (for uptime), if one runs.
+  std::optional<SteadyTime> run_started() const;
+  // The status qc-run exits with when the program ends without restart.
+  std::optional<ExitStatus> last_status() const { return last_status_; }
+  // The spawn error that made the program FATAL, if that is why.
+  const std::optional<Error>& spawn_error() const { return spawn_error_; }
+
+  // No further start will happen by itself: EXITED, FATAL, or STOPPED after stop().
+  bool finished() const;
+  bool gave_up() const { return state_ == ProgramState::kFatal; }
+
+  // The next moment on_deadline must be called, if any.
+  std::optional<SteadyTime> next_deadline() const { return deadline_; }
+
+  void start(SteadyTime now);
+  void mark_ready(SteadyTime now);
+  void on_exit(const ExitStatus& status, SteadyTime now);
+  void on_deadline(SteadyTime now);
+  // Asks the program to stop: `signal` to its group now, SIGKILL at the stop timeout.
+  void stop(Signal signal, SteadyTime now);
+  // Kills the group now (a second Ctrl+C, or a failed start-up).
+  void kill_now();
+
+ private:
+  void spawn(SteadyTime now);
+  void emit(const std::string& event, std::optional<int> status, std::string detail,
+            std::optional<double> delay_s = std::nullopt);
+
+  ProgramSpec spec_;
+  ProcessControl& control_;
+  EventSink& sink_;
+  ProgramState state_ = ProgramState::kStopped;
+  std::optional<ProcessId> process_;
+  std::optional<SteadyTime> run_start_;
+  std::optional<SteadyTime> deadline_;
+  std::optional<ExitStatus> last_status_;
+  std::optional<Error> spawn_error_;
+  int consecutive_failures_ = 0;  // quick failures in a row: drives backoff and give-up
+  int total_restarts_ = 0;
+  bool stop_requested_ = false;
+  bool killed_ = false;
+};
+
+// The backoff before restart number `attempt` (1-based): initial, doubled after each quick
+// failure, capped at max.
+double backoff_delay_s(const RestartPolicy& policy, int attempt);
+
+}  // namespace qc

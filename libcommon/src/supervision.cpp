@@ -1,0 +1,128 @@
+// Starting supervised programs, pumping their output, reporting their events.
+#include "qc/supervision.hpp"
+
+#include <ostream>
+
+#include <nlohmann/json.hpp>
+
+namespace qc {
+
+OutputPump::OutputPump(NativeHandle read_end, std::shared_ptr<log::File> file)
+    : read_end_(read_end), file_(std::move(file)) {}
+
+OutputPump::~OutputPump() {
+  flush();
+  close_handle(read_end_);
+}
+
+void OutputPump::flush() {
+  if (!partial_.empty()) {
+    file_->write_line(partial_);
+    partial_.clear();
+  }
+  file_->flush();
+}
+
+namespace {
+constexpr std::size_t kMaxLine = 64 * 1024;
+}  // namespace
+
+// Platform read in supervision_posix.cpp / supervision_win32.cpp.
+Result<std::size_t> read_available(NativeHandle handle, char* buffer, std::size_t size);
+
+bool OutputPump::drain() {
+  char buf[16384];
+  for (;;) {
+    auto n = read_available(read_end_, buf, sizeof buf);
+    if (!n) return true;        // nothing more now (or an error: try again on the next wake)
+    if (*n == 0) return false;  // end of file
+    partial_.append(buf, *n);
+    std::size_t begin = 0;
+    for (;;) {
+      const auto newline = partial_.find('\n', begin);
+      if (newline == std::string::npos) break;
+      std::size_t end = newline;
+      if (end > begin && partial_[end - 1] == '\r') --end;
+      file_->write_line(std::string_view(partial_).substr(begin, end - begin));
+      begin = newline + 1;
+    }
+    partial_.erase(0, begin);
+    while (partial_.size() >= kMaxLine) {
+      file_->write_line(std::string_view(partial_).substr(0, kMaxLine));
+      partial_.erase(0, kMaxLine);
+    }
+  }
+}
+
+void ChildProcesses::set_handles(const std::string& name, NativeHandle lock, NativeHandle output) {
+  handles_[name] = Handles{lock, output};
+}
+
+Result<ProcessId> ChildProcesses::start(const ProgramSpec& spec) {
+  SpawnOptions options;
+  options.argv = spec.command;
+  options.cwd = spec.cwd;
+  options.env = spec.env;
+  options.own_process_group = true;
+  options.stop_with_parent = true;
+  options.stdin_null = true;
+  auto it = handles_.find(spec.name);
+  if (it != handles_.end()) {
+    if (it->second.lock != kInvalidHandle) options.inherit.push_back(it->second.lock);
+    options.stdout_to = it->second.output;
+    options.stderr_to = it->second.output;
+  }
+  auto child = spawn_process(options);
+  if (!child) return child.error();
+  loop_.watch_child(*child, /*kill_group=*/true);
+  const ProcessId id = child->id();
+  children_.emplace(id.pid, std::move(*child));
+  return id;
+}
+
+void ChildProcesses::signal_group(Pid pid, Signal signal) {
+  auto it = children_.find(pid);
+  if (it == children_.end()) return;  // already reaped: never signal a PID we no longer own
+  if (Status s = send_signal(it->second, signal, /*whole_group=*/true); !s) {
+    log::warn("{}", s.error().message);
+  }
+}
+
+void ChildProcesses::reaped(Pid pid) {
+  loop_.unwatch_child(pid);
+  children_.erase(pid);
+}
+
+void JsonEventWriter::emit(const SupervisorEvent& e) {
+  nlohmann::ordered_json j;
+  j["event"] = e.event;
+  j["name"] = e.name;
+  j["pid"] = e.pid ? nlohmann::ordered_json(*e.pid) : nlohmann::ordered_json(nullptr);
+  j["status"] = e.status ? nlohmann::ordered_json(*e.status) : nlohmann::ordered_json(nullptr);
+  j["restarts"] = e.restarts;
+  j["time"] = iso8601_now();
+  if (e.delay_s) j["delay_s"] = *e.delay_s;
+  out_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+}
+
+void LogEventWriter::emit(const SupervisorEvent& e) {
+  if (e.event == "gave_up" || e.event == "failed") {
+    log::error("{}", e.detail);
+  } else {
+    log::info("{}", e.detail);
+  }
+}
+
+void LockRecordUpdater::emit(const SupervisorEvent& e) {
+  if (e.event == "started") {
+    record_.child_pid = e.pid;
+    record_.child_start = e.pid_start;
+  } else if (e.event == "exited" || e.event == "stopped" || e.event == "gave_up") {
+    record_.child_pid.reset();
+    record_.child_start.reset();
+  }
+  record_.restarts = e.restarts;
+  if (Status s = lock_.write_record(record_); !s) log::warn("{}", s.error().message);
+}
+
+}  // namespace qc

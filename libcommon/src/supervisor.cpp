@@ -1,0 +1,209 @@
+// One program's supervision as a state machine (see supervisor.hpp).
+#include "qc/supervisor.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace qc {
+
+const char* restart_mode_name(RestartMode mode) {
+  switch (mode) {
+    case RestartMode::kNo: return "no";
+    case RestartMode::kOnFailure: return "on-failure";
+    case RestartMode::kAlways: return "always";
+  }
+  return "?";
+}
+
+std::optional<RestartMode> parse_restart_mode(const std::string& text) {
+  if (text == "no") return RestartMode::kNo;
+  if (text == "on-failure") return RestartMode::kOnFailure;
+  if (text == "always") return RestartMode::kAlways;
+  return std::nullopt;
+}
+
+const char* program_state_name(ProgramState state) {
+  switch (state) {
+    case ProgramState::kStopped: return "STOPPED";
+    case ProgramState::kStarting: return "STARTING";
+    case ProgramState::kRunning: return "RUNNING";
+    case ProgramState::kBackoff: return "BACKOFF";
+    case ProgramState::kStopping: return "STOPPING";
+    case ProgramState::kExited: return "EXITED";
+    case ProgramState::kFatal: return "FATAL";
+  }
+  return "?";
+}
+
+double backoff_delay_s(const RestartPolicy& policy, int attempt) {
+  if (attempt < 1) attempt = 1;
+  const double doubled = policy.backoff_initial_s * std::pow(2.0, std::min(attempt - 1, 60));
+  return std::max(0.0, std::min(doubled, policy.backoff_max_s));
+}
+
+namespace {
+SteadyTime after(SteadyTime now, double seconds) {
+  return now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                   std::chrono::duration<double>(std::max(0.0, seconds)));
+}
+}  // namespace
+
+ProgramSupervisor::ProgramSupervisor(ProgramSpec spec, ProcessControl& control, EventSink& sink)
+    : spec_(std::move(spec)), control_(control), sink_(sink) {}
+
+std::optional<SteadyTime> ProgramSupervisor::run_started() const {
+  if (!process_) return std::nullopt;
+  return run_start_;
+}
+
+bool ProgramSupervisor::finished() const {
+  return state_ == ProgramState::kExited || state_ == ProgramState::kFatal ||
+         (state_ == ProgramState::kStopped && stop_requested_);
+}
+
+void ProgramSupervisor::emit(const std::string& event, std::optional<int> status,
+                             std::string detail, std::optional<double> delay_s) {
+  SupervisorEvent e;
+  e.event = event;
+  e.name = spec_.name;
+  if (process_) {
+    e.pid = process_->pid;
+    e.pid_start = process_->start;
+  }
+  e.status = status;
+  e.restarts = total_restarts_;
+  e.delay_s = delay_s;
+  e.detail = std::move(detail);
+  sink_.emit(e);
+}
+
+void ProgramSupervisor::start(SteadyTime now) {
+  if (state_ != ProgramState::kStopped || stop_requested_) return;
+  spawn(now);
+}
+
+void ProgramSupervisor::spawn(SteadyTime now) {
+  deadline_.reset();
+  auto started = control_.start(spec_);
+  if (!started) {
+    // A command that cannot be executed will not be executable a second later either.
+    spawn_error_ = started.error();
+    process_.reset();
+    state_ = ProgramState::kFatal;
+    emit("gave_up", exit_code_for_spawn_error(started.error()),
+         "cannot start " + spec_.name + ": " + started.error().message);
+    return;
+  }
+  process_ = *started;
+  run_start_ = now;
+  state_ = spec_.needs_ready ? ProgramState::kStarting : ProgramState::kRunning;
+  emit("started", std::nullopt, spec_.name + " started as PID " + std::to_string(process_->pid));
+}
+
+void ProgramSupervisor::mark_ready(SteadyTime) {
+  if (state_ != ProgramState::kStarting) return;
+  state_ = ProgramState::kRunning;
+  emit("ready", std::nullopt, spec_.name + " is ready");
+}
+
+void ProgramSupervisor::on_exit(const ExitStatus& status, SteadyTime now) {
+  if (!process_) return;
+  last_status_ = status;
+  const int code = status.as_exit_code();
+  const std::string how = spec_.name + " (PID " + std::to_string(process_->pid) + ") " + status.describe();
+  const double ran_s =
+      run_start_ ? std::chrono::duration<double>(now - *run_start_).count() : 0.0;
+
+  if (state_ == ProgramState::kStopping) {
+    emit("stopped", code, how);
+    process_.reset();
+    deadline_.reset();
+    state_ = ProgramState::kStopped;
+    return;
+  }
+  emit("exited", code, how);
+  process_.reset();
+  deadline_.reset();
+
+  // A death by a signal we did not send is a failure (SPEC §5).
+  const bool failed = !status.success();
+  const RestartPolicy& p = spec_.restart;
+  const bool restart = p.mode == RestartMode::kAlways || (p.mode == RestartMode::kOnFailure && failed);
+  if (!restart) {
+    state_ = ProgramState::kExited;
+    return;
+  }
+  if (ran_s >= p.reset_after_s) consecutive_failures_ = 0;  // a long run earns a fresh start
+  if (consecutive_failures_ >= p.max_restarts) {
+    state_ = ProgramState::kFatal;
+    emit("gave_up", code,
+         "giving up on " + spec_.name + " after " + std::to_string(consecutive_failures_) +
+             " restart" + (consecutive_failures_ == 1 ? "" : "s"));
+    return;
+  }
+  ++consecutive_failures_;
+  ++total_restarts_;
+  const double delay = backoff_delay_s(p, consecutive_failures_);
+  state_ = ProgramState::kBackoff;
+  deadline_ = after(now, delay);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", delay);
+  emit("restarting", code, "restarting " + spec_.name + " in " + buf + "s (restart " +
+                                std::to_string(consecutive_failures_) + " of " +
+                                std::to_string(p.max_restarts) + ")",
+       delay);
+}
+
+void ProgramSupervisor::on_deadline(SteadyTime now) {
+  if (!deadline_ || now < *deadline_) return;
+  deadline_.reset();
+  if (state_ == ProgramState::kBackoff) {
+    spawn(now);
+  } else if (state_ == ProgramState::kStopping && process_ && !killed_) {
+    killed_ = true;
+    control_.signal_group(process_->pid, Signal::kKill);
+  }
+}
+
+void ProgramSupervisor::stop(Signal signal, SteadyTime now) {
+  stop_requested_ = true;
+  switch (state_) {
+    case ProgramState::kStarting:
+    case ProgramState::kRunning:
+      state_ = ProgramState::kStopping;
+      control_.signal_group(process_->pid, signal);
+      deadline_ = after(now, spec_.stop_timeout_s);
+      break;
+    case ProgramState::kBackoff:
+      deadline_.reset();
+      state_ = ProgramState::kStopped;
+      emit("stopped", std::nullopt, spec_.name + " stopped while waiting to restart");
+      break;
+    default:
+      break;
+  }
+}
+
+void ProgramSupervisor::kill_now() {
+  if (state_ == ProgramState::kBackoff || state_ == ProgramState::kStopped) {
+    stop_requested_ = true;
+    if (state_ == ProgramState::kBackoff) {
+      deadline_.reset();
+      state_ = ProgramState::kStopped;
+      emit("stopped", std::nullopt, spec_.name + " stopped while waiting to restart");
+    }
+    return;
+  }
+  if (state_ == ProgramState::kStopping || state_ == ProgramState::kStarting ||
+      state_ == ProgramState::kRunning) {
+    if (process_ && !killed_) {
+      killed_ = true;
+      stop_requested_ = true;
+      state_ = ProgramState::kStopping;
+      control_.signal_group(process_->pid, Signal::kKill);
+      deadline_.reset();
+    }
+  }
+}
+
+}  // namespace qc

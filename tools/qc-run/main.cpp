@@ -1,0 +1,93 @@
+// qc-run: supervise one command (SPEC §5). Parses options; run_tool.cpp works.
+#include <algorithm>
+#include <cstring>
+
+#include "qc/cli.hpp"
+#include "qc/log.hpp"
+#include "run_tool.hpp"
+
+namespace {
+
+constexpr const char* kFooter = R"(qc-run holds the lock NAME for the whole supervision, restarts included, so no
+duplicate can start between two runs. The command runs in its own process group with
+stdin from /dev/null; when it exits, whatever is left of its group is killed, so no stray
+child of a crashed run lives on beside the next one. If qc-run is killed, the command gets
+SIGTERM and keeps the name until it has exited.
+
+Restarts: under on-failure a run that exits non-zero or dies by a signal qc-run did not
+send is restarted; under always every end is; under no none is. Every restart counts
+toward --max-restarts; the first waits INITIAL seconds, each quick failure doubles the
+wait up to MAX; a run lasting --reset-after seconds resets the count and the wait.
+
+SIGINT, SIGTERM (and SIGHUP, as SIGTERM) stop the command: the signal goes to its process
+group, then SIGKILL after --stop-timeout; a second one kills at once. SIGUSR1 and SIGUSR2
+are passed to the command's process group.
+
+Exit status: the command's own (128+N for signal N) when it ends without a restart; 0
+after a stop by signal; 1 when restarts are used up; 75 (or -E) when NAME is held; 64
+usage; 73 the lock or log directory cannot be created; 126/127 the command cannot be
+executed / is not found.
+
+Examples:
+  qc-run --account 212000584 --log-dir logs BRAIN_ATLAS -- python BRAIN_ATLAS.py
+  qc-run --restart always --backoff 0.5,30 --json gateway -- python run_zmq_gateway.py)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  qc::log::init("qc-run");
+  char** separator = std::find_if(argv + 1, argv + argc, [](const char* a) {
+    return std::strcmp(a, "--") == 0;
+  });
+  qc::run_tool::Options o;
+  const bool has_command = separator != argv + argc;
+  if (has_command) o.program.command.assign(separator + 1, argv + argc);
+
+  CLI::App app{"Supervise one command: restart it when it fails, stop it cleanly when asked.",
+               "qc-run"};
+  app.footer(kFooter);
+  qc::cli::add_version(app, "qc-run");
+  app.add_option("NAME", o.program.name, "The lock name")->required();
+  std::string restart = "on-failure";
+  app.add_option("--restart", restart, "no | on-failure | always (default on-failure)")
+      ->check(CLI::IsMember({"no", "on-failure", "always"}));
+  app.add_option("--max-restarts", o.program.restart.max_restarts,
+                 "Give up after N restarts (default 5)")
+      ->check(CLI::NonNegativeNumber);
+  std::vector<double> backoff;
+  app.add_option("--backoff", backoff, "INITIAL,MAX seconds between restarts (default 1,60)")
+      ->delimiter(',')
+      ->expected(2)
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--reset-after", o.program.restart.reset_after_s,
+                 "A run this long (seconds) resets the count and the backoff (default 300)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--stop-timeout", o.program.stop_timeout_s,
+                 "Seconds between the stop signal and SIGKILL (default 10)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--log-dir", o.log_dir, "Append the command's output to DIR/NAME.log");
+  app.add_option("--log-max-bytes", o.log_max_bytes, "Rotate the log at this size (default 10 MiB)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--log-files", o.log_files, "Rotated logs to keep (default 5)");
+  app.add_option("--account", o.program.account, "Account id recorded in the lock file");
+  app.add_option("-E,--conflict-exit-code", o.conflict_exit_code,
+                 "Exit status when NAME is held (default 75)")
+      ->check(CLI::Range(0, 255));
+  qc::cli::add_lock_dir(app, o.lock_dir);
+  app.add_flag("--json", o.json, "Events as JSON Lines on stdout");
+  if (auto code = qc::cli::parse(app, static_cast<int>(separator - argv), argv)) return *code;
+  if (!has_command || o.program.command.empty()) {
+    qc::log::error("missing command: qc-run [OPTIONS] NAME -- COMMAND [ARG...]");
+    return qc::exit_code::kUsage;
+  }
+  o.program.restart.mode = *qc::parse_restart_mode(restart);
+  if (!backoff.empty()) {
+    if (backoff[0] > backoff[1]) {
+      qc::log::error("--backoff {},{}: INITIAL must not exceed MAX", backoff[0], backoff[1]);
+      return qc::exit_code::kUsage;
+    }
+    o.program.restart.backoff_initial_s = backoff[0];
+    o.program.restart.backoff_max_s = backoff[1];
+  }
+  return qc::run_tool::run(o);
+}

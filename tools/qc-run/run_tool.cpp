@@ -1,0 +1,150 @@
+// qc-run: holds NAME's lock across every run and restart of one command; restarts it on
+// events (its exit, a deadline), never by polling.
+#include "run_tool.hpp"
+
+#include <filesystem>
+#include <iostream>
+
+#include "qc/exit_codes.hpp"
+#include "qc/names.hpp"
+#include "qc/supervision.hpp"
+
+namespace qc::run_tool {
+namespace {
+
+int report_conflict(const Options& o, const LockConflict& conflict) {
+  log::error("{}", describe_conflict(conflict));
+  if (o.json) {
+    SupervisorEvent e;
+    e.event = "conflict";
+    e.name = o.program.name;
+    if (conflict.holder) e.pid = conflict.holder->pid;
+    JsonEventWriter(std::cout).emit(e);
+  }
+  return o.conflict_exit_code;
+}
+
+}  // namespace
+
+int run(const Options& o) {
+  const ProgramSpec& spec = o.program;
+  if (Status s = validate_lock_name(spec.name); !s) {
+    log::error("{}", s.error().message);
+    return exit_code::kUsage;
+  }
+  const std::string lock_dir = resolve_lock_dir(o.lock_dir);
+  if (Status s = ensure_directory(lock_dir); !s) {
+    log::error("{}", s.error().message);
+    return exit_code::kCannotCreate;
+  }
+  std::shared_ptr<log::File> log_file;
+  if (o.log_dir) {
+    if (Status s = ensure_directory(*o.log_dir); !s) {
+      log::error("{}", s.error().message);
+      return exit_code::kCannotCreate;
+    }
+    const std::string path = (std::filesystem::path(*o.log_dir) / (spec.name + ".log")).string();
+    std::string error;
+    log_file = log::File::open(path, o.log_max_bytes, o.log_files, error);
+    if (!log_file) {
+      log::error("cannot open log file {}: {}", path, error);
+      return exit_code::kCannotCreate;
+    }
+  }
+
+  LockRecord record;
+  record.name = spec.name;
+  record.pid = current_process().pid;
+  record.pid_start = current_process().start;
+  record.account = spec.account;
+  record.timestamp = iso8601_now();
+  record.host = host_name();
+  record.command = spec.command;
+  record.tool = "qc-run";
+  auto acquired = acquire_lock(lock_dir, spec.name, record);
+  if (auto* conflict = std::get_if<LockConflict>(&acquired)) return report_conflict(o, *conflict);
+  if (auto* error = std::get_if<Error>(&acquired)) {
+    log::error("cannot take {}: {}", spec.name, error->message);
+    return exit_code::kCannotCreate;
+  }
+  HeldLock lock = std::move(std::get<HeldLock>(acquired));
+
+  auto loop = EventLoop::create({Signal::kInterrupt, Signal::kTerminate, Signal::kHangup,
+                                 Signal::kUser1, Signal::kUser2});
+  if (!loop) {
+    log::error("{}", loop.error().message);
+    return exit_code::kCannotCreate;
+  }
+  ChildProcesses children(*loop);
+  std::unique_ptr<OutputPump> pump;
+  NativeHandle output = kInvalidHandle;
+  if (log_file) {
+    log::attach(log_file);
+    auto pipe = make_output_pipe();
+    if (!pipe) {
+      log::error("{}", pipe.error().message);
+      return exit_code::kCannotCreate;
+    }
+    pump = std::make_unique<OutputPump>(pipe->read_end, log_file);
+    output = pipe->write_end;
+    loop->watch_readable(pump->handle());
+  }
+  children.set_handles(spec.name, lock.inheritable_handle(), output);
+
+  LogEventWriter log_events;
+  JsonEventWriter json_events(std::cout);
+  LockRecordUpdater record_updater(lock, record);
+  FanoutSink sink;
+  sink.add(&record_updater);
+  sink.add(&log_events);
+  if (o.json) sink.add(&json_events);
+
+  ProgramSupervisor supervisor(spec, children, sink);
+  supervisor.start(std::chrono::steady_clock::now());
+  bool stop_requested = false;
+  while (!supervisor.finished()) {
+    auto events = loop->wait(supervisor.next_deadline());
+    if (!events) {
+      log::error("{}", events.error().message);
+      supervisor.kill_now();
+      continue;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (pump && !events->readable.empty()) pump->drain();
+    for (const auto& exit : events->exits) {
+      const auto process = supervisor.process();
+      if (!process || exit.pid != process->pid) continue;
+      children.reaped(exit.pid);
+      supervisor.on_exit(exit.status, now);
+    }
+    for (const auto& s : events->signals) {
+      if (s.signal == Signal::kUser1 || s.signal == Signal::kUser2) {
+        if (auto process = supervisor.process()) children.signal_group(process->pid, s.signal);
+        continue;
+      }
+      if (stop_requested) {  // a second request: no more waiting
+        log::info("stopping {} now (SIGKILL)", spec.name);
+        supervisor.kill_now();
+        continue;
+      }
+      stop_requested = true;
+      const Signal forward = s.signal == Signal::kHangup ? Signal::kTerminate : s.signal;
+      log::info("stopping {} ({} to its process group)", spec.name, signal_name(signal_number(forward)));
+      supervisor.stop(forward, now);
+    }
+    supervisor.on_deadline(std::chrono::steady_clock::now());
+  }
+  if (pump) {
+    pump->drain();
+    pump->flush();
+  }
+  close_handle(output);
+  if (Status s = lock.release(); !s) log::warn("{}", s.error().message);
+
+  if (stop_requested) return exit_code::kOk;
+  if (supervisor.spawn_error()) return exit_code_for_spawn_error(*supervisor.spawn_error());
+  if (supervisor.gave_up()) return exit_code::kNo;
+  return supervisor.last_status() ? supervisor.last_status()->as_exit_code() : exit_code::kOk;
+}
+
+}  // namespace qc::run_tool
