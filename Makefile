@@ -7,7 +7,7 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 DEB_PACKAGES := $(shell grep -v '^\#' .ci/packages.txt)
 
-.PHONY: all build test deps clean bench
+.PHONY: all build test deps clean bench demo
 
 all: build
 
@@ -26,6 +26,11 @@ deps:
 
 bench: build
 	bash bench/lock.sh
+	bash bench/supervise.sh
+
+# The demo: qc-launch on examples/demo/MASTER_CONFIG.json in the foreground until Ctrl+C.
+demo: build
+	cd examples/demo && exec ../../$(BUILD)/bin/qc-launch --status-interval 30
 
 clean:
 	rm -rf $(BUILD)

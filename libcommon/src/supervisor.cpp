@@ -115,7 +115,8 @@ void ProgramSupervisor::on_exit(const ExitStatus& status, SteadyTime now) {
       run_start_ ? std::chrono::duration<double>(now - *run_start_).count() : 0.0;
 
   if (state_ == ProgramState::kStopping) {
-    emit("stopped", code, how);
+    emit("stopped", code, spec_.name + " (PID " + std::to_string(process_->pid) + ") stopped: " +
+                              status.describe());
     process_.reset();
     deadline_.reset();
     state_ = ProgramState::kStopped;
@@ -128,7 +129,8 @@ void ProgramSupervisor::on_exit(const ExitStatus& status, SteadyTime now) {
   // A death by a signal we did not send is a failure (SPEC §5).
   const bool failed = !status.success();
   const RestartPolicy& p = spec_.restart;
-  const bool restart = p.mode == RestartMode::kAlways || (p.mode == RestartMode::kOnFailure && failed);
+  const bool restart = !stop_requested_ && (p.mode == RestartMode::kAlways ||
+                                            (p.mode == RestartMode::kOnFailure && failed));
   if (!restart) {
     state_ = ProgramState::kExited;
     return;
@@ -181,6 +183,15 @@ void ProgramSupervisor::stop(Signal signal, SteadyTime now) {
       break;
     default:
       break;
+  }
+}
+
+void ProgramSupervisor::no_more_restarts() {
+  stop_requested_ = true;
+  if (state_ == ProgramState::kBackoff) {
+    deadline_.reset();
+    state_ = ProgramState::kStopped;
+    emit("stopped", std::nullopt, spec_.name + " stopped while waiting to restart");
   }
 }
 

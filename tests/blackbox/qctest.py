@@ -104,6 +104,9 @@ class QcTestCase(unittest.TestCase):
                 except ProcessLookupError:
                     pass
                 p.wait()
+            for stream in (p.stdin, p.stdout, p.stderr):
+                if stream:
+                    stream.close()
         self._kill_extra_pids()
         shutil.rmtree(self.tmp, ignore_errors=True)
 

@@ -175,6 +175,18 @@ TEST_F(SupervisorTest, StopDuringBackoffCancelsTheRestart) {
   EXPECT_EQ(processes.starts, 1);
 }
 
+TEST_F(SupervisorTest, NoMoreRestartsMakesTheNextExitFinal) {
+  ProgramSupervisor sup(spec(), processes, sink);
+  sup.start(t0);
+  sup.no_more_restarts();
+  EXPECT_EQ(sup.state(), ProgramState::kRunning);  // it keeps running until it ends
+  sup.on_exit(kFailed, t0 + 1s);
+  EXPECT_EQ(sup.state(), ProgramState::kExited);
+  EXPECT_TRUE(sup.finished());
+  EXPECT_FALSE(sup.next_deadline());
+  EXPECT_EQ(processes.starts, 1);
+}
+
 TEST_F(SupervisorTest, ASpawnErrorIsFatalAtOnce) {
   processes.fail_next_start = true;
   ProgramSupervisor sup(spec(), processes, sink);

@@ -36,6 +36,22 @@ struct Events {
   bool empty() const { return signals.empty() && exits.empty() && readable.empty(); }
 };
 
+// A handle that another thread makes readable to wake an event loop (POSIX: an eventfd).
+class Notifier {
+ public:
+  static Result<std::unique_ptr<Notifier>> create();
+  ~Notifier();
+  Notifier(const Notifier&) = delete;
+  Notifier& operator=(const Notifier&) = delete;
+  NativeHandle handle() const { return handle_; }
+  void notify();
+  void clear();
+
+ private:
+  Notifier() = default;
+  NativeHandle handle_ = kInvalidHandle;
+};
+
 class EventLoop {
  public:
   // Create before spawning children, so that no exit can be missed.

@@ -52,4 +52,8 @@ std::optional<WallTime> start_time_of(StartToken start);
 
 std::string host_name();
 
+// Raises the soft limit on open files to the hard limit (a supervisor of many programs
+// keeps a lock, a pipe and a log file open for each).
+void raise_open_file_limit();
+
 }  // namespace qc

@@ -101,6 +101,9 @@ class ProgramSupervisor {
   void stop(Signal signal, SteadyTime now);
   // Kills the group now (a second Ctrl+C, or a failed start-up).
   void kill_now();
+  // From now on an exit is final: no restart (a shutdown in progress elsewhere). A pending
+  // restart is cancelled.
+  void no_more_restarts();
 
  private:
   void spawn(SteadyTime now);

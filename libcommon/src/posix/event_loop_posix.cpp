@@ -4,6 +4,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,6 +65,30 @@ void reap_children(Events& events, std::vector<Pid>& kill_group_on_exit) {
 }
 
 }  // namespace
+
+Result<std::unique_ptr<Notifier>> Notifier::create() {
+  std::unique_ptr<Notifier> n(new Notifier());
+  const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) return os_error("cannot create an eventfd", errno);
+  n->handle_ = fd;
+  return n;
+}
+
+Notifier::~Notifier() {
+  if (handle_ != kInvalidHandle) ::close(static_cast<int>(handle_));
+}
+
+void Notifier::notify() {
+  const uint64_t one = 1;
+  ssize_t n = ::write(static_cast<int>(handle_), &one, sizeof one);
+  (void)n;
+}
+
+void Notifier::clear() {
+  uint64_t value;
+  ssize_t n = ::read(static_cast<int>(handle_), &value, sizeof value);
+  (void)n;
+}
 
 EventLoop::EventLoop(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 EventLoop::EventLoop(EventLoop&&) noexcept = default;

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -146,6 +147,14 @@ std::optional<WallTime> start_time_of(StartToken start) {
   using namespace std::chrono;
   const auto since_boot = milliseconds(static_cast<long long>(start) * 1000 / ticks_per_s);
   return WallTime(duration_cast<system_clock::duration>(seconds(boot_time_s) + since_boot));
+}
+
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
 }
 
 std::string host_name() {

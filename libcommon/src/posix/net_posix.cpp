@@ -1,0 +1,93 @@
+// TCP readiness checks on POSIX: a non-blocking connect raced against a cancel handle.
+#include "qc/net.hpp"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+namespace qc {
+
+bool split_host_port(const std::string& text, std::string& host, std::string& port) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return false;
+  host = text.substr(0, colon);
+  port = text.substr(colon + 1);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+bool wait_cancelled(NativeHandle cancel, int timeout_ms) {
+  pollfd fd{static_cast<int>(cancel), POLLIN, 0};
+  for (;;) {
+    const int n = ::poll(&fd, 1, timeout_ms);
+    if (n < 0 && errno == EINTR) continue;
+    return n > 0;
+  }
+}
+
+ProbeOutcome tcp_connect_probe(const std::string& host, const std::string& port, int timeout_ms,
+                               NativeHandle cancel, std::string& why) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    why = std::string("cannot resolve ") + host + ": " + ::gai_strerror(rc);
+    return ProbeOutcome::kFailed;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  ProbeOutcome outcome = ProbeOutcome::kFailed;
+  for (addrinfo* a = found; a != nullptr && outcome == ProbeOutcome::kFailed; a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      why = std::strerror(errno);
+      continue;
+    }
+    int rc = ::connect(fd, a->ai_addr, a->ai_addrlen);
+    if (rc == 0) {
+      outcome = ProbeOutcome::kSucceeded;
+    } else if (errno == EINPROGRESS) {
+      pollfd fds[2] = {{fd, POLLOUT, 0}, {static_cast<int>(cancel), POLLIN, 0}};
+      for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              deadline - std::chrono::steady_clock::now()).count();
+        if (left <= 0) {
+          why = "no answer within " + std::to_string(timeout_ms) + " ms";
+          break;
+        }
+        const int n = ::poll(fds, 2, static_cast<int>(left));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) continue;
+        if (fds[1].revents != 0) {
+          outcome = ProbeOutcome::kCancelled;
+          break;
+        }
+        int error = 0;
+        socklen_t len = sizeof error;
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
+        if (error == 0) {
+          outcome = ProbeOutcome::kSucceeded;
+        } else {
+          why = std::strerror(error);
+        }
+        break;
+      }
+    } else {
+      why = std::strerror(errno);
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  return outcome;
+}
+
+}  // namespace qc

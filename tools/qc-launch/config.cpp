@@ -1,0 +1,410 @@
+// Reading MASTER_CONFIG.json: ACCOUNTS stays the user's, LAUNCH says what to run. Every
+// error names the key, the program, the account, or the line and column, and exits 78
+// before anything starts.
+#include "config.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "qc/exit_codes.hpp"
+#include "qc/names.hpp"
+
+namespace qc::launch {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::ordered_json;  // keeps ACCOUNTS in the config's order
+
+// Thrown inside this file only, caught in parse_launch_plan: the first problem ends parsing.
+struct Invalid {
+  std::string message;
+};
+
+[[noreturn]] void fail(const std::string& message) { throw Invalid{message}; }
+
+const char* type_name(const json& j) { return j.type_name(); }
+
+double number_at(const json& object, const char* key, const std::string& where, double min) {
+  const json& v = object.at(key);
+  if (!v.is_number()) {
+    fail(where + ": \"" + key + "\" must be a number, not " + type_name(v));
+  }
+  const double d = v.get<double>();
+  if (!(d >= min)) {
+    fail(where + ": \"" + key + "\" must be at least " + std::to_string(static_cast<int>(min)));
+  }
+  return d;
+}
+
+std::string string_at(const json& object, const char* key, const std::string& where) {
+  const json& v = object.at(key);
+  if (!v.is_string()) fail(where + ": \"" + key + "\" must be a string, not " + type_name(v));
+  return v.get<std::string>();
+}
+
+// An account field as placeholder text.
+std::optional<std::string> field_text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_integer() || v.is_number_unsigned()) return v.dump();
+  if (v.is_number_float()) return v.dump();
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  return std::nullopt;
+}
+
+// Expands {key} and {FIELD}; "{{" and "}}" stand for braces.
+struct Expander {
+  const std::string* program;            // for messages
+  const std::string* account_key;        // nullptr outside for_each
+  const json* account;                   // the account's object
+
+  std::string operator()(const std::string& text, const std::string& what) const {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      const char c = text[i];
+      if (c == '}') {
+        if (i + 1 < text.size() && text[i + 1] == '}') ++i;
+        out += '}';
+        continue;
+      }
+      if (c != '{') {
+        out += c;
+        continue;
+      }
+      if (i + 1 < text.size() && text[i + 1] == '{') {
+        out += '{';
+        ++i;
+        continue;
+      }
+      const auto close = text.find('}', i);
+      if (close == std::string::npos) {
+        fail("program " + *program + ": unclosed '{' in " + what + " \"" + text + "\"");
+      }
+      const std::string field = text.substr(i + 1, close - i - 1);
+      i = close;
+      if (account_key == nullptr) {
+        fail("program " + *program + ": " + what + " uses {" + field +
+             "} but the program has no \"for_each\": \"account\"");
+      }
+      if (field == "key") {
+        out += *account_key;
+        continue;
+      }
+      auto it = account->find(field);
+      if (it == account->end()) {
+        fail("program " + *program + ", account " + *account_key + ": " + what + " uses {" +
+             field + "} but ACCOUNTS." + *account_key + " has no field \"" + field + "\"");
+      }
+      auto value = field_text(*it);
+      if (!value) {
+        fail("program " + *program + ", account " + *account_key + ": field \"" + field +
+             "\" is " + type_name(*it) + ", not a string or number");
+      }
+      out += *value;
+    }
+    return out;
+  }
+};
+
+const std::set<std::string> kLaunchKeys = {"name", "lock_dir", "log_dir", "defaults", "programs"};
+const std::set<std::string> kPolicyKeys = {"restart", "max_restarts", "backoff_s", "reset_after_s",
+                                           "stop_timeout_s"};
+const std::set<std::string> kProgramKeys = {"name",  "command", "for_each", "account",
+                                            "start_delay_s", "ready", "cwd", "env"};
+
+void reject_unknown_keys(const json& object, const std::set<std::string>& allowed,
+                         const std::set<std::string>& also, const std::string& where) {
+  for (const auto& [key, value] : object.items()) {
+    (void)value;
+    if (!allowed.count(key) && !also.count(key)) {
+      std::string known;
+      for (const auto* set : {&allowed, &also}) {
+        for (const auto& k : *set) known += (known.empty() ? "" : ", ") + k;
+      }
+      fail(where + ": unknown key \"" + key + "\" (known: " + known + ")");
+    }
+  }
+}
+
+// Restart policy keys, on top of `base`.
+void read_policy(const json& object, const std::string& where, ProgramSpec& spec) {
+  if (object.contains("restart")) {
+    const std::string mode = string_at(object, "restart", where);
+    auto parsed = parse_restart_mode(mode);
+    if (!parsed) fail(where + ": \"restart\" must be \"no\", \"on-failure\" or \"always\", not \"" + mode + "\"");
+    spec.restart.mode = *parsed;
+  }
+  if (object.contains("max_restarts")) {
+    const json& v = object.at("max_restarts");
+    if (!v.is_number_integer() && !v.is_number_unsigned()) {
+      fail(where + ": \"max_restarts\" must be an integer, not " + type_name(v));
+    }
+    const auto n = v.get<long long>();
+    if (n < 0 || n > 1000000) fail(where + ": \"max_restarts\" must be between 0 and 1000000");
+    spec.restart.max_restarts = static_cast<int>(n);
+  }
+  if (object.contains("backoff_s")) {
+    const json& v = object.at("backoff_s");
+    if (!v.is_array() || v.size() != 2 || !v[0].is_number() || !v[1].is_number()) {
+      fail(where + ": \"backoff_s\" must be [INITIAL, MAX] in seconds");
+    }
+    const double initial = v[0].get<double>(), max = v[1].get<double>();
+    if (!(initial >= 0) || !(max >= initial)) {
+      fail(where + ": \"backoff_s\" needs 0 <= INITIAL <= MAX");
+    }
+    spec.restart.backoff_initial_s = initial;
+    spec.restart.backoff_max_s = max;
+  }
+  if (object.contains("reset_after_s")) {
+    spec.restart.reset_after_s = number_at(object, "reset_after_s", where, 0);
+  }
+  if (object.contains("stop_timeout_s")) {
+    spec.stop_timeout_s = number_at(object, "stop_timeout_s", where, 0);
+  }
+}
+
+std::string resolve(const fs::path& base, const std::string& path) {
+  if (path.empty()) return base.string();
+  const fs::path p(path);
+  return (p.is_absolute() ? p : base / p).lexically_normal().string();
+}
+
+ReadySpec read_ready(const json& v, const std::string& where, const Expander& expand) {
+  if (!v.is_object()) fail(where + ": \"ready\" must be an object");
+  reject_unknown_keys(v, {"tcp", "heartbeat", "timeout_s"}, {}, where + ": \"ready\"");
+  ReadySpec ready;
+  const bool tcp = v.contains("tcp"), heartbeat = v.contains("heartbeat");
+  if (tcp && heartbeat) fail(where + ": \"ready\" takes \"tcp\" or \"heartbeat\", not both");
+  if (tcp) {
+    ready.kind = ReadySpec::Kind::kTcp;
+    ready.target = expand(string_at(v, "tcp", where + ": ready"), "ready.tcp");
+    const auto colon = ready.target.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == ready.target.size()) {
+      fail(where + ": ready.tcp \"" + ready.target + "\" must be HOST:PORT");
+    }
+  } else if (heartbeat) {
+    ready.kind = ReadySpec::Kind::kHeartbeat;
+    ready.target = expand(string_at(v, "heartbeat", where + ": ready"), "ready.heartbeat");
+    if (ready.target.rfind("tcp://", 0) != 0) {
+      fail(where + ": ready.heartbeat \"" + ready.target + "\" must be a tcp://HOST:PORT endpoint");
+    }
+  }
+  if (v.contains("timeout_s")) {
+    ready.timeout_s = number_at(v, "timeout_s", where + ": ready", 0);
+    if (ready.timeout_s <= 0) fail(where + ": ready.timeout_s must be positive");
+  }
+  return ready;
+}
+
+// One program entry, expanded for one account (or for none).
+PlannedProgram expand_program(const json& p, const std::string& label, const ProgramSpec& defaults,
+                              const fs::path& base, const std::string* account_key,
+                              const json* account) {
+  const std::string raw_name = string_at(p, "name", label);
+  const Expander expand{&raw_name, account_key, account};
+  PlannedProgram out;
+  out.spec = defaults;
+  out.spec.name = expand(raw_name, "name");
+  const std::string where = "program " + out.spec.name;
+  if (Status s = validate_lock_name(out.spec.name); !s) {
+    fail(label + ": name \"" + raw_name + "\" gives " + s.error().message);
+  }
+  const json& command = p.at("command");
+  if (!command.is_array() || command.empty()) {
+    fail(where + ": \"command\" must be a non-empty array of strings");
+  }
+  for (const auto& arg : command) {
+    if (!arg.is_string()) fail(where + ": \"command\" must hold strings only, not " + std::string(type_name(arg)));
+    out.spec.command.push_back(expand(arg.get<std::string>(), "command"));
+  }
+  if (out.spec.command[0].empty()) fail(where + ": \"command\" starts with an empty string");
+  if (p.contains("account")) {
+    const json& a = p.at("account");
+    auto text = field_text(a);
+    if (!text || a.is_boolean()) fail(where + ": \"account\" must be a string or a number");
+    out.spec.account = expand(*text, "account");
+  }
+  if (p.contains("start_delay_s")) out.start_delay_s = number_at(p, "start_delay_s", where, 0);
+  if (p.contains("ready")) out.ready = read_ready(p.at("ready"), where, expand);
+  out.spec.needs_ready = out.ready.kind != ReadySpec::Kind::kNone;
+  out.spec.cwd = p.contains("cwd") ? resolve(base, expand(string_at(p, "cwd", where), "cwd"))
+                                   : base.string();
+  if (p.contains("env")) {
+    const json& env = p.at("env");
+    if (!env.is_object()) fail(where + ": \"env\" must be an object of strings");
+    for (const auto& [key, value] : env.items()) {
+      auto text = field_text(value);
+      if (!text || key.empty() || key.find('=') != std::string::npos) {
+        fail(where + ": env \"" + key + "\" must be a name mapped to a string or number");
+      }
+      out.spec.env.emplace_back(key, expand(*text, "env." + key));
+    }
+  }
+  read_policy(p, where, out.spec);
+  if (account_key != nullptr) out.account_key = *account_key;
+  return out;
+}
+
+LaunchPlan build_plan(const json& root, const std::string& path, const LoadOptions& options) {
+  const std::string file = fs::path(path).filename().string();
+  if (!root.is_object()) fail(file + ": the top level must be an object with ACCOUNTS and LAUNCH");
+  if (!root.contains("LAUNCH")) {
+    fail(file + ": no \"LAUNCH\" section; it says which programs to run (see qc-launch --help)");
+  }
+  const json& launch = root.at("LAUNCH");
+  if (!launch.is_object()) fail(file + ": \"LAUNCH\" must be an object");
+  reject_unknown_keys(launch, kLaunchKeys, {}, "LAUNCH");
+
+  const fs::path base = fs::absolute(path).parent_path();
+  LaunchPlan plan;
+  plan.config_path = path;
+  if (launch.contains("name")) plan.name = string_at(launch, "name", "LAUNCH");
+  if (Status s = validate_lock_name(plan.name); !s) fail("LAUNCH.name: " + s.error().message);
+  plan.lock_dir = options.lock_dir
+                      ? *options.lock_dir
+                      : resolve(base, launch.contains("lock_dir") ? string_at(launch, "lock_dir", "LAUNCH")
+                                                                 : ".locks");
+  if (options.log_dir) {
+    plan.log_dir = options.log_dir;
+  } else if (launch.contains("log_dir")) {
+    plan.log_dir = resolve(base, string_at(launch, "log_dir", "LAUNCH"));
+  }
+
+  ProgramSpec defaults;
+  if (launch.contains("defaults")) {
+    const json& d = launch.at("defaults");
+    if (!d.is_object()) fail("LAUNCH.defaults must be an object");
+    reject_unknown_keys(d, kPolicyKeys, {}, "LAUNCH.defaults");
+    read_policy(d, "LAUNCH.defaults", defaults);
+  }
+
+  // Accounts: in the config's order; --accounts picks, otherwise "enabled": true does.
+  std::vector<std::pair<std::string, const json*>> accounts;
+  const json* all_accounts = nullptr;
+  if (root.contains("ACCOUNTS")) {
+    all_accounts = &root.at("ACCOUNTS");
+    if (!all_accounts->is_object()) fail(file + ": \"ACCOUNTS\" must be an object");
+  }
+  for (const auto& wanted : options.accounts) {
+    if (all_accounts == nullptr || !all_accounts->contains(wanted)) {
+      std::string known;
+      if (all_accounts != nullptr) {
+        for (const auto& [key, value] : all_accounts->items()) {
+          (void)value;
+          known += (known.empty() ? "" : ", ") + key;
+        }
+      }
+      throw ConfigFailure{exit_code::kUsage, "--accounts " + wanted + ": no such account in " + file +
+                                                 (known.empty() ? "" : " (it has: " + known + ")")};
+    }
+  }
+  if (all_accounts != nullptr) {
+    for (const auto& [key, value] : all_accounts->items()) {
+      if (!value.is_object()) fail("ACCOUNTS." + key + " must be an object");
+      bool selected;
+      if (!options.accounts.empty()) {
+        selected = std::find(options.accounts.begin(), options.accounts.end(), key) != options.accounts.end();
+      } else {
+        auto enabled = value.find("enabled");
+        if (enabled != value.end() && !enabled->is_boolean()) {
+          fail("ACCOUNTS." + key + ": \"enabled\" must be true or false, not " + type_name(*enabled));
+        }
+        selected = enabled != value.end() && enabled->get<bool>();
+      }
+      if (selected) accounts.emplace_back(key, &value);
+    }
+  }
+
+  if (!launch.contains("programs")) fail("LAUNCH: no \"programs\" list");
+  const json& programs = launch.at("programs");
+  if (!programs.is_array()) fail("LAUNCH.programs must be an array");
+  std::map<std::string, std::string> seen;  // name -> where it came from
+  seen[plan.name] = "LAUNCH.name";
+  for (std::size_t i = 0; i < programs.size(); ++i) {
+    const json& p = programs[i];
+    const std::string label = "LAUNCH.programs[" + std::to_string(i) + "]";
+    if (!p.is_object()) fail(label + " must be an object");
+    if (!p.contains("name")) fail(label + ": no \"name\"");
+    const std::string where = "program " + (p.at("name").is_string() ? p.at("name").get<std::string>() : label);
+    reject_unknown_keys(p, kProgramKeys, kPolicyKeys, where);
+    if (!p.contains("command")) fail(where + ": no \"command\"");
+    std::vector<PlannedProgram> expanded;
+    if (p.contains("for_each")) {
+      const json& f = p.at("for_each");
+      if (!f.is_string() || f.get<std::string>() != "account") {
+        fail(where + ": \"for_each\" can only be \"account\"");
+      }
+      for (const auto& [key, account] : accounts) {
+        expanded.push_back(expand_program(p, label, defaults, base, &key, account));
+      }
+    } else {
+      expanded.push_back(expand_program(p, label, defaults, base, nullptr, nullptr));
+    }
+    for (auto& program : expanded) {
+      const std::string origin =
+          label + (program.account_key.empty() ? "" : " for account " + program.account_key);
+      auto [it, inserted] = seen.emplace(program.spec.name, origin);
+      if (!inserted) {
+        fail("duplicate program name " + program.spec.name + ": " + it->second + " and " + origin);
+      }
+      plan.programs.push_back(std::move(program));
+    }
+  }
+  return plan;
+}
+
+}  // namespace
+
+std::variant<LaunchPlan, ConfigFailure> parse_launch_plan(const std::string& text,
+                                                          const std::string& path,
+                                                          const LoadOptions& options) {
+  const std::string file = std::filesystem::path(path).filename().string();
+  json root;
+  try {
+    root = json::parse(text);
+  } catch (const json::parse_error& e) {
+    // nlohmann says "[json.exception.parse_error.101] parse error at line 3, column 7: ..."
+    std::string what = e.what();
+    const auto bracket = what.find("] ");
+    if (bracket != std::string::npos) what = what.substr(bracket + 2);
+    return ConfigFailure{exit_code::kConfig, path + ": invalid JSON: " + what};
+  }
+  try {
+    return build_plan(root, path, options);
+  } catch (const Invalid& invalid) {
+    return ConfigFailure{exit_code::kConfig, path + ": " + invalid.message};
+  } catch (const ConfigFailure& failure) {
+    return failure;
+  } catch (const json::exception& e) {  // a type nlohmann refused; should not happen
+    return ConfigFailure{exit_code::kConfig, path + ": " + e.what()};
+  }
+}
+
+std::variant<LaunchPlan, ConfigFailure> load_launch_plan(const std::string& path,
+                                                         const LoadOptions& options) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    return ConfigFailure{exit_code::kNoInput,
+                         "cannot read " + path + ": no such file; pass the config's path, or run "
+                         "qc-launch where MASTER_CONFIG.json is"};
+  }
+  if (fs::is_directory(path, ec)) {
+    return ConfigFailure{exit_code::kNoInput, "cannot read " + path + ": it is a directory"};
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return ConfigFailure{exit_code::kNoInput, "cannot read " + path + ": " + std::strerror(errno)};
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_launch_plan(text.str(), path, options);
+}
+
+}  // namespace qc::launch

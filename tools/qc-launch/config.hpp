@@ -1,0 +1,57 @@
+// MASTER_CONFIG.json's LAUNCH section (SPEC §6) turned into a launch plan: programs in start
+// order, placeholders expanded, paths resolved, every value checked.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "qc/supervisor.hpp"
+
+namespace qc::launch {
+
+struct ReadySpec {
+  enum class Kind { kNone, kTcp, kHeartbeat };
+  Kind kind = Kind::kNone;
+  std::string target;  // "HOST:PORT" or "tcp://HOST:PORT"
+  double timeout_s = 30;
+};
+
+struct PlannedProgram {
+  ProgramSpec spec;
+  ReadySpec ready;
+  double start_delay_s = 0;
+  std::string account_key;  // the ACCOUNTS key it was made for (for_each), else empty
+};
+
+struct LaunchPlan {
+  std::string config_path;
+  std::string name = "MASTER_LAUNCH";  // the orchestrator's own lock
+  std::string lock_dir;
+  std::optional<std::string> log_dir;
+  std::vector<PlannedProgram> programs;
+};
+
+// Why a config cannot be used, with the exit code that says so: 66 missing file, 78 invalid
+// configuration, 64 a bad --accounts argument.
+struct ConfigFailure {
+  int exit_code;
+  std::string message;
+};
+
+struct LoadOptions {
+  std::vector<std::string> accounts;  // --accounts: only these (default: every enabled one)
+  std::optional<std::string> lock_dir;  // --lock-dir, overriding the config
+  std::optional<std::string> log_dir;   // --log-dir, overriding the config
+};
+
+std::variant<LaunchPlan, ConfigFailure> load_launch_plan(const std::string& path,
+                                                         const LoadOptions& options);
+
+// The same from text already read (`path` names it in messages and anchors relative paths).
+std::variant<LaunchPlan, ConfigFailure> parse_launch_plan(const std::string& text,
+                                                          const std::string& path,
+                                                          const LoadOptions& options);
+
+}  // namespace qc::launch

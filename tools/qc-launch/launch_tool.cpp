@@ -1,0 +1,480 @@
+// qc-launch: takes its own lock and every program's, starts the programs in order (each
+// once the one before is ready), supervises them all from one event loop, and stops them in
+// reverse order on SIGINT/SIGTERM.
+#include "launch_tool.hpp"
+
+#include <filesystem>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "qc/exit_codes.hpp"
+#include "qc/lock_record.hpp"
+#include "qc/names.hpp"
+#include "qc/supervision.hpp"
+#include "readiness.hpp"
+
+namespace qc::launch {
+namespace {
+
+namespace fs = std::filesystem;
+using ordered_json = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+void print_json(const ordered_json& j) {
+  std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+}
+
+std::string ready_text(const ReadySpec& r) {
+  switch (r.kind) {
+    case ReadySpec::Kind::kTcp: return "tcp " + r.target;
+    case ReadySpec::Kind::kHeartbeat: return "heartbeat " + r.target;
+    case ReadySpec::Kind::kNone: break;
+  }
+  return "-";
+}
+
+int print_plan(const LaunchPlan& plan, bool json) {
+  if (json) {
+    for (const auto& p : plan.programs) {
+      ordered_json j;
+      j["name"] = p.spec.name;
+      j["account"] = p.spec.account ? ordered_json(*p.spec.account) : ordered_json(nullptr);
+      j["command"] = p.spec.command;
+      j["cwd"] = p.spec.cwd;
+      j["ready"] = p.ready.kind == ReadySpec::Kind::kNone ? ordered_json(nullptr)
+                                                          : ordered_json(ready_text(p.ready));
+      j["start_delay_s"] = p.start_delay_s;
+      j["restart"] = restart_mode_name(p.spec.restart.mode);
+      j["max_restarts"] = p.spec.restart.max_restarts;
+      print_json(j);
+    }
+    return exit_code::kOk;
+  }
+  std::vector<std::vector<std::string>> rows{{"NAME", "ACCOUNT", "READY", "COMMAND"}};
+  for (const auto& p : plan.programs) {
+    rows.push_back({p.spec.name, p.spec.account.value_or("-"), ready_text(p.ready),
+                    join_command(p.spec.command)});
+  }
+  std::vector<std::size_t> width(4, 0);
+  for (const auto& r : rows) {
+    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  for (const auto& r : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    std::cout << line << '\n';
+  }
+  log::info("dry run: {} program{} from {}; nothing started", plan.programs.size(),
+            plan.programs.size() == 1 ? "" : "s", plan.config_path);
+  return exit_code::kOk;
+}
+
+// One planned program and everything that serves it.
+struct Program {
+  PlannedProgram plan;
+  std::optional<HeldLock> lock;
+  std::shared_ptr<log::File> log;
+  std::unique_ptr<OutputPump> pump;
+  NativeHandle output = kInvalidHandle;
+  std::unique_ptr<LockRecordUpdater> record;
+  FanoutSink sink;
+  std::unique_ptr<ProgramSupervisor> supervisor;
+  bool started = false;
+  bool stop_sent = false;
+};
+
+class Orchestrator {
+ public:
+  Orchestrator(const Options& options, LaunchPlan plan) : o_(options), plan_(std::move(plan)) {}
+  int run();
+
+ private:
+  LockRecord record_for(const std::string& name, const std::vector<std::string>& command,
+                        const std::optional<std::string>& account) const;
+  int take_locks();
+  int set_up_programs();
+  void start_next(SteadyTime now);
+  void on_probe(SteadyTime now);
+  void begin_stop(int exit_code, const std::string& why);
+  void advance_stop(SteadyTime now);
+  void report_status();
+  std::optional<SteadyTime> next_deadline() const;
+  bool everything_finished() const;
+
+  const Options& o_;
+  LaunchPlan plan_;
+  std::optional<HeldLock> own_lock_;
+  std::vector<Program> programs_;
+  std::optional<EventLoop> loop_;
+  std::unique_ptr<ChildProcesses> children_;
+  LogEventWriter log_events_;
+  JsonEventWriter json_events_{std::cout};
+
+  std::size_t next_ = 0;                  // the next program to start
+  std::optional<SteadyTime> start_at_;    // when it may start (start_delay_s)
+  std::unique_ptr<ReadinessProbe> probe_;  // the readiness check of program next_ - 1
+  std::optional<SteadyTime> probe_failed_at_;
+  bool stopping_ = false;
+  bool killing_ = false;
+  int stop_cursor_ = -1;  // stopping: the program being stopped, counting down
+  int exit_code_ = exit_code::kOk;
+  SteadyTime next_status_{};
+};
+
+LockRecord Orchestrator::record_for(const std::string& name, const std::vector<std::string>& command,
+                                    const std::optional<std::string>& account) const {
+  LockRecord r;
+  r.name = name;
+  r.pid = current_process().pid;
+  r.pid_start = current_process().start;
+  r.account = account;
+  r.timestamp = iso8601_now();
+  r.host = host_name();
+  r.command = command;
+  r.tool = "qc-launch";
+  return r;
+}
+
+// The orchestrator's own lock, then every program's: if any is held, nothing starts. Taking
+// them (rather than only looking) leaves no window for a duplicate between check and start.
+int Orchestrator::take_locks() {
+  auto own = acquire_lock(plan_.lock_dir, plan_.name, record_for(plan_.name, o_.invocation, std::nullopt));
+  if (auto* conflict = std::get_if<LockConflict>(&own)) {
+    log::error("another orchestrator runs: {}", describe_conflict(*conflict));
+    return exit_code::kLockHeld;
+  }
+  if (auto* error = std::get_if<Error>(&own)) {
+    log::error("cannot take {}: {}", plan_.name, error->message);
+    return exit_code::kCannotCreate;
+  }
+  own_lock_.emplace(std::move(std::get<HeldLock>(own)));
+
+  int held = 0;
+  for (auto& p : programs_) {
+    const auto& spec = p.plan.spec;
+    auto got = acquire_lock(plan_.lock_dir, spec.name, record_for(spec.name, spec.command, spec.account));
+    if (auto* conflict = std::get_if<LockConflict>(&got)) {
+      log::error("{}", describe_conflict(*conflict));
+      ++held;
+    } else if (auto* error = std::get_if<Error>(&got)) {
+      log::error("cannot take {}: {}", spec.name, error->message);
+      for (auto& q : programs_) q.lock.reset();
+      return exit_code::kCannotCreate;
+    } else {
+      p.lock.emplace(std::move(std::get<HeldLock>(got)));
+    }
+  }
+  if (held > 0) {
+    for (auto& p : programs_) p.lock.reset();
+    log::error("nothing started: {} of {} program{} already running; stop {} with: qc-shutdown",
+               held, programs_.size(), programs_.size() == 1 ? "" : "s", held == 1 ? "it" : "them");
+    return exit_code::kLockHeld;
+  }
+  return exit_code::kOk;
+}
+
+int Orchestrator::set_up_programs() {
+  children_ = std::make_unique<ChildProcesses>(*loop_);
+  for (auto& p : programs_) {
+    const std::string& name = p.plan.spec.name;
+    if (plan_.log_dir) {
+      const std::string path = (fs::path(*plan_.log_dir) / (name + ".log")).string();
+      std::string error;
+      p.log = log::File::open(path, o_.log_max_bytes, o_.log_files, error);
+      if (!p.log) {
+        log::error("cannot open log file {}: {}", path, error);
+        return exit_code::kCannotCreate;
+      }
+      auto pipe = make_output_pipe();
+      if (!pipe) {
+        log::error("{}", pipe.error().message);
+        return exit_code::kCannotCreate;
+      }
+      p.pump = std::make_unique<OutputPump>(pipe->read_end, p.log);
+      p.output = pipe->write_end;
+      loop_->watch_readable(p.pump->handle());
+    }
+    children_->set_handles(name, p.lock->inheritable_handle(), p.output);
+    p.record = std::make_unique<LockRecordUpdater>(
+        *p.lock, record_for(name, p.plan.spec.command, p.plan.spec.account));
+    p.sink.add(p.record.get());
+    p.sink.add(&log_events_);
+    if (o_.json) p.sink.add(&json_events_);
+    p.supervisor = std::make_unique<ProgramSupervisor>(p.plan.spec, *children_, p.sink);
+  }
+  return exit_code::kOk;
+}
+
+void Orchestrator::start_next(SteadyTime now) {
+  if (stopping_ || probe_ || next_ >= programs_.size()) return;
+  if (!start_at_) start_at_ = now + std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(programs_[next_].plan.start_delay_s));
+  if (now < *start_at_) return;
+  start_at_.reset();
+  Program& p = programs_[next_++];
+  p.started = true;
+  p.supervisor->start(now);
+  if (p.supervisor->gave_up()) {
+    begin_stop(exit_code::kNo, "cannot start " + p.plan.spec.name);
+    return;
+  }
+  if (p.plan.ready.kind == ReadySpec::Kind::kNone) {
+    if (o_.json) {
+      SupervisorEvent e;
+      e.event = "ready";
+      e.name = p.plan.spec.name;
+      if (auto proc = p.supervisor->process()) e.pid = proc->pid;
+      e.restarts = p.supervisor->restarts();
+      json_events_.emit(e);
+    }
+    return start_next(now);
+  }
+  auto probe = ReadinessProbe::start(p.plan.ready);
+  if (!probe) {
+    begin_stop(exit_code::kNo, "cannot check " + p.plan.spec.name + ": " + probe.error().message);
+    return;
+  }
+  probe_ = std::move(*probe);
+  loop_->watch_readable(probe_->wake_handle());
+  log::info("waiting for {} to be ready ({}, up to {}s)", p.plan.spec.name, ready_text(p.plan.ready),
+            p.plan.ready.timeout_s);
+}
+
+void Orchestrator::on_probe(SteadyTime now) {
+  if (!probe_) return;
+  auto outcome = probe_->outcome();
+  if (!outcome) return;
+  Program& p = programs_[next_ - 1];
+  loop_->unwatch_readable(probe_->wake_handle());
+  const std::string failure = probe_->last_failure();
+  probe_.reset();
+  if (*outcome) {
+    p.supervisor->mark_ready(now);
+    start_next(now);
+  } else {
+    begin_stop(exit_code::kNo, p.plan.spec.name + " was not ready within " +
+                                   log::format("{}", {p.plan.ready.timeout_s}) + "s (" +
+                                   ready_text(p.plan.ready) + ": " + failure + ")");
+  }
+}
+
+// Stops programs in reverse start order, each within its stop timeout.
+void Orchestrator::begin_stop(int exit_code, const std::string& why) {
+  if (stopping_) return;
+  stopping_ = true;
+  exit_code_ = exit_code;
+  if (exit_code == exit_code::kOk) {
+    log::info("{}", why);
+  } else {
+    log::error("{}; stopping what was started", why);
+  }
+  probe_.reset();
+  for (auto& p : programs_) {
+    if (p.started) p.supervisor->no_more_restarts();
+  }
+  stop_cursor_ = static_cast<int>(next_) - 1;
+}
+
+void Orchestrator::advance_stop(SteadyTime now) {
+  while (stop_cursor_ >= 0) {
+    Program& p = programs_[static_cast<std::size_t>(stop_cursor_)];
+    if (!p.started || p.supervisor->finished()) {
+      if (p.pump) p.pump->drain();
+      if (p.lock) {
+        if (Status s = p.lock->release(); !s) log::warn("{}", s.error().message);
+        p.lock.reset();
+      }
+      --stop_cursor_;
+      continue;
+    }
+    if (!p.stop_sent) {
+      p.stop_sent = true;
+      p.supervisor->stop(Signal::kTerminate, now);
+      if (killing_) p.supervisor->kill_now();
+      continue;  // it may have been finished at once (it was waiting to restart)
+    }
+    return;  // wait for its exit or its stop timeout
+  }
+}
+
+void Orchestrator::report_status() {
+  const auto now = Clock::now();
+  for (const auto& p : programs_) {
+    const auto& sup = *p.supervisor;
+    const auto process = sup.process();
+    std::optional<long long> uptime;
+    if (auto started = sup.run_started()) {
+      uptime = std::chrono::duration_cast<std::chrono::seconds>(now - *started).count();
+    }
+    log::info("status: {} {} pid={} uptime={} restarts={}", p.plan.spec.name,
+              program_state_name(sup.state()), process ? std::to_string(process->pid) : "-",
+              uptime ? format_duration(std::chrono::seconds(*uptime)) : "-", sup.restarts());
+    if (o_.json) {
+      ordered_json j;
+      j["event"] = "status";
+      j["name"] = p.plan.spec.name;
+      j["state"] = program_state_name(sup.state());
+      j["pid"] = process ? ordered_json(process->pid) : ordered_json(nullptr);
+      j["uptime_s"] = uptime ? ordered_json(*uptime) : ordered_json(nullptr);
+      j["restarts"] = sup.restarts();
+      j["time"] = iso8601_now();
+      print_json(j);
+    }
+  }
+}
+
+std::optional<SteadyTime> Orchestrator::next_deadline() const {
+  std::optional<SteadyTime> deadline;
+  auto consider = [&deadline](std::optional<SteadyTime> t) {
+    if (t && (!deadline || *t < *deadline)) deadline = t;
+  };
+  for (const auto& p : programs_) consider(p.supervisor->next_deadline());
+  if (!stopping_) {
+    consider(start_at_);
+    if (o_.status_interval_s > 0) consider(next_status_);
+  }
+  return deadline;
+}
+
+bool Orchestrator::everything_finished() const {
+  if (next_ < programs_.size() || probe_) return false;
+  for (const auto& p : programs_) {
+    if (!p.supervisor->finished()) return false;
+  }
+  return true;
+}
+
+int Orchestrator::run() {
+  for (auto& planned : plan_.programs) {
+    Program p;
+    p.plan = std::move(planned);
+    programs_.push_back(std::move(p));
+  }
+  raise_open_file_limit();
+  if (int rc = take_locks(); rc != exit_code::kOk) return rc;
+  auto loop = EventLoop::create({Signal::kInterrupt, Signal::kTerminate, Signal::kHangup,
+                                 Signal::kUser1, Signal::kUser2});
+  if (!loop) {
+    log::error("{}", loop.error().message);
+    return exit_code::kCannotCreate;
+  }
+  loop_.emplace(std::move(*loop));
+  if (int rc = set_up_programs(); rc != exit_code::kOk) return rc;
+  log::info("{}: {} program{} to start (lock {}, from {})", plan_.name, programs_.size(),
+            programs_.size() == 1 ? "" : "s", own_lock_->path(), plan_.config_path);
+
+  const auto interval = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(o_.status_interval_s > 0 ? o_.status_interval_s : 0));
+  next_status_ = Clock::now() + interval;
+  start_next(Clock::now());
+  for (;;) {
+    if (stopping_) {
+      advance_stop(Clock::now());
+      if (stop_cursor_ < 0) break;
+    } else if (everything_finished()) {
+      bool any_gave_up = false;
+      for (const auto& p : programs_) any_gave_up = any_gave_up || p.supervisor->gave_up();
+      exit_code_ = any_gave_up ? exit_code::kNo : exit_code::kOk;
+      log::info("every program has ended{}", any_gave_up ? "; some gave up" : "");
+      break;
+    }
+    auto events = loop_->wait(next_deadline());
+    if (!events) {
+      log::error("{}", events.error().message);
+      begin_stop(exit_code::kNo, "the event loop failed");
+      continue;
+    }
+    const auto now = Clock::now();
+    for (NativeHandle h : events->readable) {
+      if (probe_ && h == probe_->wake_handle()) continue;
+      for (auto& p : programs_) {
+        if (p.pump && p.pump->handle() == h) p.pump->drain();
+      }
+    }
+    for (const auto& exit : events->exits) {
+      for (auto& p : programs_) {
+        auto process = p.supervisor->process();
+        if (!process || process->pid != exit.pid) continue;
+        children_->reaped(exit.pid);
+        p.supervisor->on_exit(exit.status, now);
+        const bool before_ready = probe_ && &p == &programs_[next_ - 1];
+        if (!stopping_ && p.supervisor->gave_up() && before_ready) {
+          begin_stop(exit_code::kNo, p.plan.spec.name + " gave up before it was ready");
+        }
+      }
+    }
+    for (const auto& s : events->signals) {
+      if (s.signal == Signal::kUser1 || s.signal == Signal::kUser2) {
+        report_status();
+      } else if (!stopping_) {
+        begin_stop(exit_code::kOk, "stopping every program (" + signal_name(s.number) + ")");
+      } else if (!killing_) {
+        killing_ = true;
+        log::info("stopping now: SIGKILL to every program");
+        for (auto& p : programs_) {
+          if (p.started) p.supervisor->kill_now();
+        }
+      }
+    }
+    if (probe_) on_probe(now);
+    for (auto& p : programs_) p.supervisor->on_deadline(now);
+    if (!stopping_) {
+      start_next(now);
+      if (o_.status_interval_s > 0 && now >= next_status_) {
+        report_status();
+        next_status_ = now + interval;
+      }
+    }
+  }
+  for (auto& p : programs_) {
+    if (p.pump) {
+      p.pump->drain();
+      p.pump->flush();
+    }
+    close_handle(p.output);
+    if (p.lock) p.lock->release();
+  }
+  own_lock_.reset();
+  return exit_code_;
+}
+
+}  // namespace
+
+int run(const Options& o) {
+  auto loaded = load_launch_plan(o.config, o.load);
+  if (auto* failure = std::get_if<ConfigFailure>(&loaded)) {
+    log::error("{}", failure->message);
+    return failure->exit_code;
+  }
+  LaunchPlan plan = std::move(std::get<LaunchPlan>(loaded));
+  if (o.dry_run) return print_plan(plan, o.json);
+  if (plan.programs.empty()) {
+    log::error("{}: no program to start (no enabled account, or --accounts chose none)", o.config);
+    return exit_code::kConfig;
+  }
+  if (Status s = ensure_directory(plan.lock_dir); !s) {
+    log::error("{}", s.error().message);
+    return exit_code::kCannotCreate;
+  }
+  if (plan.log_dir) {
+    if (Status s = ensure_directory(*plan.log_dir); !s) {
+      log::error("{}", s.error().message);
+      return exit_code::kCannotCreate;
+    }
+    const std::string path = (fs::path(*plan.log_dir) / "qc-launch.log").string();
+    std::string error;
+    auto file = log::File::open(path, o.log_max_bytes, o.log_files, error);
+    if (!file) {
+      log::error("cannot open log file {}: {}", path, error);
+      return exit_code::kCannotCreate;
+    }
+    log::attach(file);
+  }
+  return Orchestrator(o, std::move(plan)).run();
+}
+
+}  // namespace qc::launch

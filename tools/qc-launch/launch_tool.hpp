@@ -1,0 +1,24 @@
+// qc-launch: the orchestrator (SPEC §6).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+
+namespace qc::launch {
+
+struct Options {
+  std::string config = "MASTER_CONFIG.json";
+  LoadOptions load;
+  bool dry_run = false;
+  bool json = false;
+  double status_interval_s = 300;
+  std::size_t log_max_bytes = 10 * 1024 * 1024;
+  std::size_t log_files = 5;
+  std::vector<std::string> invocation;  // our own argv, for the orchestrator's lock record
+};
+
+int run(const Options& options);
+
+}  // namespace qc::launch

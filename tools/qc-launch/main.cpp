@@ -1,0 +1,75 @@
+// qc-launch: the orchestrator (SPEC §6). Parses options; launch_tool.cpp works.
+#include "launch_tool.hpp"
+#include "qc/cli.hpp"
+#include "qc/log.hpp"
+
+namespace {
+
+constexpr const char* kFooter = R"(CONFIG is the user's MASTER_CONFIG.json: its ACCOUNTS object stays as it is and a
+LAUNCH object says what to run (see README.md and SPEC §6): "name" (the orchestrator's own
+lock, default MASTER_LAUNCH), "lock_dir", "log_dir", "defaults" (restart, max_restarts,
+backoff_s, reset_after_s, stop_timeout_s) and "programs". A program with
+"for_each": "account" is repeated for every selected account, with {key} and {FIELD}
+replaced by the account's key and fields. Relative paths resolve against CONFIG's
+directory, which is also each program's default working directory.
+
+Before starting anything qc-launch takes its own lock and every program's: if any is held,
+nothing starts and the holders are listed (exit 75). Programs then start in order, each
+once the one before is ready ("ready": {"tcp": "HOST:PORT"} or {"heartbeat": "tcp://..."}
+within "timeout_s"; without "ready", once started), and are supervised as qc-run does it:
+restarted on failure with backoff, output in log_dir/NAME.log, the orchestrator's own log in
+log_dir/qc-launch.log. A status report (name, state, PID, uptime, restarts) is logged every
+--status-interval seconds and on SIGUSR1. SIGINT, SIGTERM or SIGHUP stop the programs in
+reverse start order, each within its stop timeout, and release every lock; a second one
+kills what is left at once.
+
+Exit status: 0 after a stop by signal, or when every program ended without giving up; 1
+when a program was not ready in time, could not start, or gave up; 64 usage (also an
+unknown --accounts key); 66 CONFIG missing; 73 a lock or log directory cannot be
+created; 75 a lock is held; 78 CONFIG invalid.
+
+CONFIG may come first, last (when it ends in .json), or after "--".
+
+Examples:
+  qc-launch --dry-run
+  qc-launch --accounts ATLAS FTMO C:/trading/MASTER_CONFIG.json
+  qc-launch --json --status-interval 60 > events.jsonl)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  qc::log::init("qc-launch");
+  qc::launch::Options o;
+  o.invocation.assign(argv, argv + argc);
+  CLI::App app{"Start every enabled account's programs in order, keep them running, stop them in "
+               "reverse order.",
+               "qc-launch"};
+  app.footer(kFooter);
+  qc::cli::add_version(app, "qc-launch");
+  app.add_option("CONFIG", o.config, "The config file (default ./MASTER_CONFIG.json)");
+  app.add_option("--accounts", o.load.accounts,
+                 "Only these account keys, space- or comma-separated (default: every enabled one)")
+      ->expected(1, -1)
+      ->delimiter(',');
+  app.add_flag("--dry-run", o.dry_run, "Print the plan in start order; start nothing");
+  qc::cli::add_lock_dir(app, o.load.lock_dir);
+  app.add_option("--log-dir", o.load.log_dir, "Directory for the logs (overrides the config)");
+  app.add_option("--status-interval", o.status_interval_s,
+                 "Seconds between status reports (default 300; 0: only on SIGUSR1)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--log-max-bytes", o.log_max_bytes, "Rotate each log at this size (default 10 MiB)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--log-files", o.log_files, "Rotated logs to keep (default 5)");
+  app.add_flag("--json", o.json, "Events as JSON Lines on stdout (the plan, with --dry-run)");
+  if (auto code = qc::cli::parse(app, argc, argv)) return *code;
+  // "--accounts A B config.json": the last value is the config, not an account.
+  auto& accounts = o.load.accounts;
+  if (app.count("CONFIG") == 0 && !accounts.empty()) {
+    const std::string& last = accounts.back();
+    if (last.size() > 5 && last.compare(last.size() - 5, 5, ".json") == 0) {
+      o.config = last;
+      accounts.pop_back();
+    }
+  }
+  return qc::launch::run(o);
+}

@@ -1,0 +1,77 @@
+// Readiness probes on threads: tcp (a connect succeeds) and heartbeat (Protocol v1.0).
+#include "readiness.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "qc/net.hpp"
+
+namespace qc::launch {
+
+Result<std::unique_ptr<ReadinessProbe>> ReadinessProbe::start(const ReadySpec& spec) {
+  auto done = Notifier::create();
+  if (!done) return done.error();
+  auto cancel = Notifier::create();
+  if (!cancel) return cancel.error();
+  std::unique_ptr<ReadinessProbe> probe(
+      new ReadinessProbe(spec, std::move(*done), std::move(*cancel)));
+  probe->thread_ = std::thread([p = probe.get()] { p->run(); });
+  return probe;
+}
+
+ReadinessProbe::ReadinessProbe(ReadySpec spec, std::unique_ptr<Notifier> done,
+                               std::unique_ptr<Notifier> cancel)
+    : spec_(std::move(spec)), done_(std::move(done)), cancel_(std::move(cancel)) {}
+
+ReadinessProbe::~ReadinessProbe() {
+  cancel_->notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::optional<bool> ReadinessProbe::outcome() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return outcome_;
+}
+
+std::string ReadinessProbe::last_failure() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return last_failure_;
+}
+
+void ReadinessProbe::run() {
+  using namespace std::chrono;
+  const auto deadline = steady_clock::now() + duration_cast<steady_clock::duration>(
+                                                   duration<double>(spec_.timeout_s));
+  std::string host, port;
+  split_host_port(spec_.target, host, port);  // validated when the config was read
+  // Retries start fast and slow down: the port opening is not an event we can wait for.
+  int retry_ms = 10;
+  for (;;) {
+    const auto left_ms = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
+    if (left_ms <= 0) break;
+    std::string why;
+    const ProbeOutcome result =
+        tcp_connect_probe(host, port, static_cast<int>(std::min<long long>(left_ms, 1000)),
+                          cancel_->handle(), why);
+    if (result == ProbeOutcome::kCancelled) return;
+    if (result == ProbeOutcome::kSucceeded) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      outcome_ = true;
+      done_->notify();
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      last_failure_ = why;
+    }
+    const auto wait_ms = std::min<long long>(
+        retry_ms, duration_cast<milliseconds>(deadline - steady_clock::now()).count());
+    if (wait_ms > 0 && wait_cancelled(cancel_->handle(), static_cast<int>(wait_ms))) return;
+    retry_ms = std::min(retry_ms * 2, 200);
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  outcome_ = false;
+  done_->notify();
+}
+
+}  // namespace qc::launch

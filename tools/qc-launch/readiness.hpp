@@ -1,0 +1,43 @@
+// Readiness checks (SPEC §6): observed, never assumed after a sleep. Each runs on a thread of
+// its own, retrying until the program answers or the timeout passes, and wakes the event
+// loop through a notifier when it knows.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "config.hpp"
+#include "qc/event_loop.hpp"
+
+namespace qc::launch {
+
+class ReadinessProbe {
+ public:
+  static Result<std::unique_ptr<ReadinessProbe>> start(const ReadySpec& spec);
+  ~ReadinessProbe();  // cancels and joins
+
+  // Readable once the outcome is known.
+  NativeHandle wake_handle() const { return done_->handle(); }
+  // nullopt while pending; true when ready, false when the timeout passed.
+  std::optional<bool> outcome() const;
+  // The last reason an attempt failed ("Connection refused").
+  std::string last_failure() const;
+
+ private:
+  ReadinessProbe(ReadySpec spec, std::unique_ptr<Notifier> done, std::unique_ptr<Notifier> cancel);
+  void run();
+
+  ReadySpec spec_;
+  std::unique_ptr<Notifier> done_;
+  std::unique_ptr<Notifier> cancel_;
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::optional<bool> outcome_;
+  std::string last_failure_;
+};
+
+}  // namespace qc::launch
