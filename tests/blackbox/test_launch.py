@@ -196,6 +196,40 @@ class RunLaunchTest(LaunchTestCase):
         self.assertLess(gap, 2.5)
         self.assertLessEqual(when[("ready", "SERVER")], when[("started", "CLIENT")])
 
+    def test_heartbeat_readiness_waits_for_a_success_reply(self):
+        port = free_port()
+        gateway = ["sh", "-c", 'sleep 1; exec "$0" --serve tcp://127.0.0.1:%d --service "MT5 Gateway"' % port,
+                   tool("qc-heartbeat")[-1]]
+        cfg = self.config([
+            {"name": "gateway", "command": gateway,
+             "ready": {"heartbeat": "tcp://127.0.0.1:%d" % port, "timeout_s": 20}},
+            {"name": "BRAIN", "command": self.marker("BRAIN")}])
+        proc = self.launch("--json", cfg)
+        wait_until(lambda: self.started("BRAIN"), timeout=20, message="BRAIN")
+        r = self.run_tool("qc-heartbeat", "tcp://127.0.0.1:%d" % port)
+        self.assertEqual(r.returncode, 0, "the gateway answers once it is ready")
+        os.kill(proc.pid, signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=30), 0)
+        when = {(e["event"], e["name"]): iso(e["time"]) for e in self.events(proc)}
+        self.assertGreaterEqual(when[("started", "BRAIN")] - when[("started", "gateway")], 0.95)
+
+    def test_a_gateway_that_answers_error_is_never_ready(self):
+        peer_dir = self.path("peer")
+        os.makedirs(peer_dir)
+        # The program itself just idles; the readiness check talks to a pyzmq peer that
+        # answers every request with ERROR.
+        self.start(helper("zmq_peer.py") + ["error", peer_dir])
+        port = wait_until(lambda: read_text(os.path.join(peer_dir, "port")), message="the peer")
+        cfg = self.config([
+            {"name": "gateway", "command": self.marker("gateway"),
+             "ready": {"heartbeat": "tcp://127.0.0.1:%s" % port, "timeout_s": 1}},
+            {"name": "BRAIN", "command": self.marker("BRAIN")}])
+        r = self.run_tool("qc-launch", cfg, timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("gateway was not ready within 1s (heartbeat", r.stderr)
+        self.assertIn("Gateway not ready", r.stderr)
+        self.assertEqual(self.started("BRAIN"), [])
+
     def test_a_program_not_ready_in_time_stops_everything_and_exits_1(self):
         cfg = self.config([
             {"name": "FIRST", "command": self.marker("FIRST")},

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "qc/heartbeat.hpp"
 #include "qc/net.hpp"
 
 namespace qc::launch {
@@ -43,16 +44,30 @@ void ReadinessProbe::run() {
   const auto deadline = steady_clock::now() + duration_cast<steady_clock::duration>(
                                                    duration<double>(spec_.timeout_s));
   std::string host, port;
-  split_host_port(spec_.target, host, port);  // validated when the config was read
+  if (spec_.kind == ReadySpec::Kind::kTcp) {
+    split_host_port(spec_.target, host, port);  // validated when the config was read
+  }
+  heartbeat::Client client;
   // Retries start fast and slow down: the port opening is not an event we can wait for.
   int retry_ms = 10;
   for (;;) {
     const auto left_ms = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
     if (left_ms <= 0) break;
+    const int attempt_ms = static_cast<int>(std::min<long long>(left_ms, 1000));
     std::string why;
-    const ProbeOutcome result =
-        tcp_connect_probe(host, port, static_cast<int>(std::min<long long>(left_ms, 1000)),
-                          cancel_->handle(), why);
+    ProbeOutcome result;
+    if (spec_.kind == ReadySpec::Kind::kHeartbeat) {
+      heartbeat::ProbeOptions options;
+      options.endpoint = spec_.target;
+      options.timeout_s = attempt_ms / 1000.0;
+      const auto report = client.probe(options, cancel_->handle());
+      result = report.interrupted ? ProbeOutcome::kCancelled
+               : report.outcome == heartbeat::Outcome::kOk ? ProbeOutcome::kSucceeded
+                                                           : ProbeOutcome::kFailed;
+      why = report.error.value_or("");
+    } else {
+      result = tcp_connect_probe(host, port, attempt_ms, cancel_->handle(), why);
+    }
     if (result == ProbeOutcome::kCancelled) return;
     if (result == ProbeOutcome::kSucceeded) {
       std::lock_guard<std::mutex> lock(mutex_);

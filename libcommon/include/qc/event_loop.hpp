@@ -74,6 +74,10 @@ class EventLoop {
   // what happened; empty when the deadline passed.
   Result<Events> wait(std::optional<SteadyTime> deadline);
 
+  // Readable when wait() has something to report: for waiting elsewhere (zmq_poll) without
+  // missing a signal. POSIX: the signalfd.
+  NativeHandle wake_handle() const;
+
  private:
   struct Impl;
   explicit EventLoop(std::unique_ptr<Impl> impl);

@@ -21,7 +21,14 @@ struct EventLoop::Impl {
   std::vector<Pid> kill_group_on_exit;
 
   ~Impl() {
-    if (signal_fd >= 0) ::close(signal_fd);
+    if (signal_fd >= 0) {
+      // Signals that woke a wait elsewhere (zmq_poll on wake_handle) but were never read are
+      // handled already: unblocking them would let their default action kill us on the way out.
+      signalfd_siginfo info;
+      while (::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+      }
+      ::close(signal_fd);
+    }
     ::sigprocmask(SIG_SETMASK, &previous_mask, nullptr);
   }
 };
@@ -117,6 +124,8 @@ void EventLoop::unwatch_child(Pid pid) {
   auto& v = impl_->kill_group_on_exit;
   v.erase(std::remove(v.begin(), v.end(), pid), v.end());
 }
+
+NativeHandle EventLoop::wake_handle() const { return impl_->signal_fd; }
 
 void EventLoop::watch_readable(NativeHandle handle) {
   if (std::find(impl_->readable.begin(), impl_->readable.end(), handle) == impl_->readable.end()) {
