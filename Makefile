@@ -27,6 +27,8 @@ deps:
 bench: build
 	bash bench/lock.sh
 	bash bench/supervise.sh
+	bash bench/heartbeat.sh
+	bash bench/shutdown.sh
 
 # The demo: qc-launch on examples/demo/MASTER_CONFIG.json in the foreground until Ctrl+C.
 demo: build

@@ -8,6 +8,7 @@
 #include "qc/lock.hpp"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "lock_file.hpp"
 #include "qc/names.hpp"
@@ -139,6 +140,21 @@ AcquireResult acquire_lock(const std::string& dir, const std::string& name, Lock
 }
 
 Result<LockProbe> probe_lock(const std::string& path) { return probe_lock_file(path); }
+
+Result<bool> wait_until_unheld(const std::string& path, SteadyTime deadline) {
+  const std::filesystem::path p(path);
+  auto waiter = LockWaiter::create(p.parent_path().empty() ? "." : p.parent_path().string(),
+                                   p.filename().string());
+  if (!waiter) return waiter.error();
+  for (;;) {
+    auto probe = probe_lock_file(path);
+    if (!probe) return probe.error();
+    if (*probe != LockProbe::kHeld) return true;
+    auto changed = (*waiter)->wait_until(deadline);
+    if (!changed) return changed.error();
+    if (!*changed) return false;
+  }
+}
 
 Result<bool> remove_unheld_lock_file(
     const std::string& path,

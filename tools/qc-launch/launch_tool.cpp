@@ -102,6 +102,7 @@ class Orchestrator {
   void begin_stop(int exit_code, const std::string& why);
   void advance_stop(SteadyTime now);
   void report_status();
+  void stop_one(std::int32_t token, SteadyTime now);
   std::optional<SteadyTime> next_deadline() const;
   bool everything_finished() const;
 
@@ -217,6 +218,7 @@ void Orchestrator::start_next(SteadyTime now) {
   start_at_.reset();
   Program& p = programs_[next_++];
   p.started = true;
+  if (p.supervisor->finished()) return start_next(now);  // stopped on request before its turn
   p.supervisor->start(now);
   if (p.supervisor->gave_up()) {
     begin_stop(exit_code::kNo, "cannot start " + p.plan.spec.name);
@@ -299,6 +301,19 @@ void Orchestrator::advance_stop(SteadyTime now) {
     }
     return;  // wait for its exit or its stop timeout
   }
+}
+
+// qc-shutdown NAME: stop that program for good (no restart) and give its name back.
+void Orchestrator::stop_one(std::int32_t token, SteadyTime now) {
+  for (auto& p : programs_) {
+    if (program_stop_token(p.plan.spec.name) != token) continue;
+    log::info("stopping {} on request; the others run on", p.plan.spec.name);
+    p.supervisor->no_more_restarts();  // also when it has not started yet: it never will
+    p.supervisor->stop(Signal::kTerminate, now);
+    p.stop_sent = true;
+    return;
+  }
+  log::warn("a stop request named no program of {} (token {})", plan_.name, token);
 }
 
 void Orchestrator::report_status() {
@@ -408,7 +423,9 @@ int Orchestrator::run() {
       }
     }
     for (const auto& s : events->signals) {
-      if (s.signal == Signal::kUser1 || s.signal == Signal::kUser2) {
+      if (s.signal == Signal::kUser2 && s.value) {
+        if (!stopping_) stop_one(*s.value, now);
+      } else if (s.signal == Signal::kUser1 || s.signal == Signal::kUser2) {
         report_status();
       } else if (!stopping_) {
         begin_stop(exit_code::kOk, "stopping every program (" + signal_name(s.number) + ")");
@@ -422,6 +439,13 @@ int Orchestrator::run() {
     }
     if (probe_) on_probe(now);
     for (auto& p : programs_) p.supervisor->on_deadline(now);
+    for (auto& p : programs_) {
+      if (!stopping_ && p.stop_sent && p.supervisor->finished() && p.lock) {
+        if (p.pump) p.pump->drain();
+        if (Status st = p.lock->release(); !st) log::warn("{}", st.error().message);
+        p.lock.reset();
+      }
+    }
     if (!stopping_) {
       start_next(now);
       if (o_.status_interval_s > 0 && now >= next_status_) {

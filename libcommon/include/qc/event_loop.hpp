@@ -4,6 +4,7 @@
 // SIGCHLD, and the wait is one ppoll with the deadline as its timeout. Nothing polls.
 #pragma once
 
+#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -22,6 +23,8 @@ struct SignalEvent {
   // Sent by the terminal to the whole foreground process group (Ctrl+C, hangup): a child
   // in our group got it too, so forwarding it again would deliver it twice.
   bool from_terminal = false;
+  // The value sent with sigqueue (POSIX) or the stop request's argument, when there is one.
+  std::optional<std::int32_t> value;
 };
 
 struct ChildExitEvent {

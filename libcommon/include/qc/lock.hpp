@@ -69,6 +69,10 @@ AcquireResult acquire_lock(const std::string& dir, const std::string& name, Lock
 enum class LockProbe { kFree, kHeld, kMissing };
 Result<LockProbe> probe_lock(const std::string& path);
 
+// Waits until no process holds PATH's OS lock (or it is gone), woken by the holder's last
+// close, not by polling. True when it is free before `deadline`.
+Result<bool> wait_until_unheld(const std::string& path, SteadyTime deadline);
+
 // Removes the file at `path` if no process holds its OS lock and `may_remove` agrees with its
 // contents (nullopt when unreadable). Returns whether it was removed. Safe against a
 // concurrent acquirer: the removal happens under the lock.

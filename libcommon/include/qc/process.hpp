@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "qc/clock.hpp"
+#include "qc/native_handle.hpp"
 
 namespace qc {
 
@@ -51,6 +52,30 @@ std::vector<ProcessInfo> list_processes();
 std::optional<WallTime> start_time_of(StartToken start);
 
 std::string host_name();
+
+// Waits for processes we did not start to exit: event-driven (Linux: a pidfd per process,
+// readable at exit even when nobody reaps the zombie), never by polling /proc.
+class ExitWatcher {
+ public:
+  ExitWatcher();
+  ~ExitWatcher();
+  ExitWatcher(const ExitWatcher&) = delete;
+  ExitWatcher& operator=(const ExitWatcher&) = delete;
+
+  // Watches `id`. A process that is gone already, or is another process now, counts as gone.
+  void add(const ProcessId& id);
+  bool gone(const ProcessId& id) const;
+  // Blocks until every watched process is gone or `deadline` passes; true when all are gone.
+  bool wait_all(SteadyTime deadline);
+
+ private:
+  struct Watched {
+    ProcessId id;
+    NativeHandle handle;
+    bool gone;
+  };
+  std::vector<Watched> watched_;
+};
 
 // Raises the soft limit on open files to the hard limit (a supervisor of many programs
 // keeps a lock, a pipe and a log file open for each).

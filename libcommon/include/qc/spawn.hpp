@@ -1,6 +1,7 @@
 // Starting a command: the lock inherited, a process group of its own, and no orphans.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -80,5 +81,12 @@ Status send_signal(const Child& child, Signal signal, bool whole_group);
 // Sends `signal` to a process we did not start, only if it still is `id` (same start token).
 // Returns false when the process is gone or is another process now.
 Result<bool> signal_process_if_same(const ProcessId& id, Signal signal, bool whole_group);
+
+// Asks the supervisor `id` (qc-launch) to stop one of its programs for good: SIGUSR2 with
+// program_stop_token(NAME) as its value (POSIX: sigqueue). False when `id` is gone.
+Result<bool> request_program_stop(const ProcessId& id, const std::string& program);
+
+// The token that names a program in a stop request (FNV-1a of the name, 31 bits).
+std::int32_t program_stop_token(const std::string& program);
 
 }  // namespace qc

@@ -165,7 +165,9 @@ Result<Events> EventLoop::wait(std::optional<SteadyTime> deadline) {
     while (::read(impl_->signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
       if (info.ssi_signo == SIGCHLD) continue;  // reaped below, whatever the count
       if (auto s = from_posix(static_cast<int>(info.ssi_signo))) {
-        events.signals.push_back({*s, static_cast<int>(info.ssi_signo), info.ssi_code == SI_KERNEL});
+        SignalEvent e{*s, static_cast<int>(info.ssi_signo), info.ssi_code == SI_KERNEL, std::nullopt};
+        if (info.ssi_code == SI_QUEUE) e.value = info.ssi_int;
+        events.signals.push_back(e);
       }
     }
     reap_children(events, impl_->kill_group_on_exit);

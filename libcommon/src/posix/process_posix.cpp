@@ -4,10 +4,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <cstring>
 
@@ -147,6 +150,69 @@ std::optional<WallTime> start_time_of(StartToken start) {
   using namespace std::chrono;
   const auto since_boot = milliseconds(static_cast<long long>(start) * 1000 / ticks_per_s);
   return WallTime(duration_cast<system_clock::duration>(seconds(boot_time_s) + since_boot));
+}
+
+ExitWatcher::ExitWatcher() = default;
+
+ExitWatcher::~ExitWatcher() {
+  for (auto& w : watched_) {
+    if (w.handle != kInvalidHandle) ::close(static_cast<int>(w.handle));
+  }
+}
+
+void ExitWatcher::add(const ProcessId& id) {
+  for (const auto& w : watched_) {
+    if (w.id == id) return;
+  }
+  Watched w{id, kInvalidHandle, true};
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(id.pid), 0));
+  if (fd >= 0) {
+    // The pidfd pins whatever now has the PID: it watches our process only if the start
+    // token still matches after it was opened.
+    auto info = inspect_process(id.pid);
+    if (info && info->running && info->start == id.start) {
+      w.handle = fd;
+      w.gone = false;
+    } else {
+      ::close(fd);
+    }
+  }
+  watched_.push_back(w);
+}
+
+bool ExitWatcher::gone(const ProcessId& id) const {
+  for (const auto& w : watched_) {
+    if (w.id == id) return w.gone;
+  }
+  return !is_running(id);
+}
+
+bool ExitWatcher::wait_all(SteadyTime deadline) {
+  for (;;) {
+    std::vector<pollfd> fds;
+    std::vector<Watched*> owners;
+    for (auto& w : watched_) {
+      if (w.gone) continue;
+      fds.push_back({static_cast<int>(w.handle), POLLIN, 0});
+      owners.push_back(&w);
+    }
+    if (fds.empty()) return true;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    // Rounded up: a poll that wakes a fraction of a millisecond early is not the deadline.
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
+    const int n = ::poll(fds.data(), fds.size(), static_cast<int>(std::min<long long>(left, INT_MAX)));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      Watched& w = *owners[i];
+      // Readable at exit; a zombie that nobody reaps has exited too.
+      w.gone = true;
+      ::close(static_cast<int>(w.handle));
+      w.handle = kInvalidHandle;
+    }
+  }
 }
 
 void raise_open_file_limit() {

@@ -278,4 +278,31 @@ Result<bool> signal_process_if_same(const ProcessId& id, Signal signal, bool who
   return true;
 }
 
+Result<bool> request_program_stop(const ProcessId& id, const std::string& program) {
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(id.pid), 0));
+  if (pidfd < 0) {
+    if (errno == ESRCH) return false;
+    return os_error("cannot open PID " + std::to_string(id.pid), errno);
+  }
+  auto info = inspect_process(id.pid);
+  if (!info || !info->running || info->start != id.start) {
+    ::close(pidfd);
+    return false;
+  }
+  siginfo_t si{};
+  si.si_signo = SIGUSR2;
+  si.si_code = SI_QUEUE;
+  si.si_pid = ::getpid();
+  si.si_uid = ::getuid();
+  si.si_value.sival_int = program_stop_token(program);
+  const int rc = static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, SIGUSR2, &si, 0));
+  const int err = errno;
+  ::close(pidfd);
+  if (rc != 0) {
+    if (err == ESRCH) return false;
+    return os_error("cannot ask PID " + std::to_string(id.pid) + " to stop " + program, err);
+  }
+  return true;
+}
+
 }  // namespace qc

@@ -1,0 +1,411 @@
+// qc-shutdown: find what runs (lock files, and with --match the process table), ask the
+// supervisors first so that nothing is restarted, ask everything else in the same breath,
+// wait for all of it against one deadline, kill what remains, remove the lock files of what
+// is gone. A PID is only ever signalled together with its start time (through a pidfd).
+#include "shutdown_tool.hpp"
+
+#include <algorithm>
+#include <iostream>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "qc/exit_codes.hpp"
+#include "qc/lock.hpp"
+#include "qc/lock_table.hpp"
+#include "qc/log.hpp"
+#include "qc/names.hpp"
+#include "qc/spawn.hpp"
+#include "qc/text.hpp"
+
+namespace qc::shutdown_tool {
+namespace {
+
+// How a target is asked to stop, in the order the requests go out.
+enum class Kind {
+  kOrchestrator,  // qc-launch: stops its programs itself, in reverse order
+  kSupervisor,    // qc-run: stops its command itself
+  kProgram,       // one program of a live qc-launch: asked through a stop request
+  kWrapper,       // qc-lock: passes SIGTERM on to its command
+  kOrphan,        // a command whose wrapper is gone
+  kLegacy,        // a process_lock.py holder
+  kUnmanaged,     // --match
+};
+
+// One process to wait for. `signalled` says whether we asked it directly.
+struct Member {
+  Member(ProcessId id_, std::string role_, bool group_, std::string name_ = "", std::string command_ = "",
+         std::optional<std::string> account_ = std::nullopt)
+      : id(id_), role(std::move(role_)), group(group_), name(std::move(name_)),
+        command(std::move(command_)), account(std::move(account_)) {}
+  ProcessId id;
+  std::string role;  // "qc-launch", "qc-run", "qc-lock", "program", "command", "legacy", "unmanaged"
+  bool group = false;  // a process-group leader: its group goes with it
+  bool kill_group = false;  // at the deadline, kill its group too (a qc-lock leading a job)
+  std::string name;     // a program's own name, command and account (else the target's)
+  std::string command;
+  std::optional<std::string> account;
+  bool signalled = false;
+  bool killed = false;
+  std::string how;     // exited, terminated, killed, survived
+  int kill_errno = 0;
+};
+
+struct Target {
+  Kind kind;
+  std::string name;
+  std::optional<std::string> account;
+  std::string command;
+  std::optional<ProcessId> supervisor;  // kProgram: the qc-launch to ask
+  std::vector<Member> members;          // members[0] is the one asked (not for kProgram)
+  std::vector<std::string> lock_files;
+};
+
+bool selected(const std::vector<std::string>& globs, const std::string& name) {
+  if (globs.empty()) return true;
+  return std::any_of(globs.begin(), globs.end(), [&](const auto& g) { return glob_match(g, name); });
+}
+
+std::optional<ProcessId> running_child(const LockRecord& r) {
+  auto child = r.child();
+  if (child && is_running(*child)) return child;
+  return std::nullopt;
+}
+
+bool is_group_leader_tool(const std::string& tool) { return tool == "qc-run" || tool == "qc-launch"; }
+
+// The qc-launch process's own lock is the one whose recorded command is its own command line.
+bool is_own_lock(const LockEntry* e) {
+  auto info = inspect_process(e->record->pid, true);
+  return info && info->command_line == e->record->command;
+}
+
+struct Plan {
+  std::vector<Target> targets;
+  std::vector<LockEntry> stale;        // files to remove
+  std::vector<std::string> unknown;    // held by something we cannot name
+  std::vector<std::string> unmatched;  // names that matched nothing
+};
+
+Result<Plan> make_plan(const Options& o, const std::string& dir) {
+  auto table = read_lock_directory(dir);
+  if (!table) return table.error();
+  for (const auto& problem : table->problems) log::warn("{}", problem);
+  Plan plan;
+  for (const auto& glob : o.names) {
+    const bool any = std::any_of(table->entries.begin(), table->entries.end(),
+                                 [&](const LockEntry& e) { return glob_match(glob, e.name); });
+    if (!any) plan.unmatched.push_back(glob);
+  }
+
+  // Group the held entries by the live wrapper holding them.
+  struct Holder {
+    LockRecord record;
+    std::vector<const LockEntry*> entries;
+  };
+  std::vector<Holder> holders;
+  for (const auto& e : table->entries) {
+    if (!selected(o.names, e.name) && e.state != EntryState::kRunning) {
+      continue;  // a wrapper's other names are looked at below
+    }
+    switch (e.state) {
+      case EntryState::kStale:
+        plan.stale.push_back(e);
+        break;
+      case EntryState::kLegacy: {
+        Target t{Kind::kLegacy, e.name, e.record->account, "", {}, {}, {e.lock_file}};
+        t.members.push_back({ProcessId{e.record->pid, 0}, "legacy", false});
+        if (auto info = inspect_process(e.record->pid, true)) {
+          t.members[0].id.start = info->start;
+          t.command = join_command(info->command_line);
+        }
+        plan.targets.push_back(std::move(t));
+        break;
+      }
+      case EntryState::kOrphaned: {
+        auto child = e.record ? running_child(*e.record) : std::nullopt;
+        if (!child) {
+          plan.unknown.push_back(e.name);
+          break;
+        }
+        Target t{Kind::kOrphan, e.name, e.record->account, join_command(e.record->command), {}, {}, {e.lock_file}};
+        t.members.push_back({*child, "command", is_group_leader_tool(e.record->tool)});
+        plan.targets.push_back(std::move(t));
+        break;
+      }
+      case EntryState::kRunning: {
+        if (!e.record || e.record->legacy) {
+          if (selected(o.names, e.name)) plan.unknown.push_back(e.name);
+          break;
+        }
+        auto it = std::find_if(holders.begin(), holders.end(), [&](const Holder& h) {
+          return h.record.holder() == e.record->holder();
+        });
+        if (it == holders.end()) {
+          holders.push_back({*e.record, {}});
+          it = holders.end() - 1;
+        }
+        it->entries.push_back(&e);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  for (const auto& h : holders) {
+    const std::string& tool = h.record.tool;
+    const ProcessId wrapper = h.record.holder();
+    std::vector<const LockEntry*> named;
+    for (const auto* e : h.entries) {
+      if (selected(o.names, e->name)) named.push_back(e);
+    }
+    if (named.empty()) continue;
+    if (tool == "qc-launch") {
+      const bool whole = o.names.empty() || std::any_of(named.begin(), named.end(), is_own_lock);
+      if (whole) {
+        const auto own = std::find_if(h.entries.begin(), h.entries.end(), is_own_lock);
+        Target t{Kind::kOrchestrator, own != h.entries.end() ? (*own)->name : h.record.name, std::nullopt,
+                 own != h.entries.end() ? join_command((*own)->record->command) : "qc-launch", {}, {}, {}};
+        t.members.push_back({wrapper, "qc-launch", false});
+        for (const auto* e : h.entries) {
+          t.lock_files.push_back(e->lock_file);
+          if (auto child = running_child(*e->record)) {
+            t.members.push_back({*child, "program", true, e->name, join_command(e->record->command),
+                                 e->record->account});
+          }
+        }
+        plan.targets.push_back(std::move(t));
+      } else {
+        for (const auto* e : named) {
+          Target t{Kind::kProgram, e->name, e->record->account, join_command(e->record->command), wrapper, {}, {e->lock_file}};
+          if (auto child = running_child(*e->record)) t.members.push_back({*child, "program", true});
+          plan.targets.push_back(std::move(t));
+        }
+      }
+      continue;
+    }
+    const auto* e = named.front();
+    Target t{tool == "qc-run" ? Kind::kSupervisor : Kind::kWrapper, e->name, e->record->account,
+             join_command(e->record->command), {}, {}, {e->lock_file}};
+    t.members.push_back({wrapper, tool.empty() ? "wrapper" : tool, false});
+    t.members.back().kill_group = tool == "qc-lock";  // its command and the command's children
+    if (auto child = running_child(*e->record)) {
+      t.members.push_back({*child, "command", tool == "qc-run"});
+    }
+    plan.targets.push_back(std::move(t));
+  }
+
+  if (o.match) {
+    auto rows = scan_unmanaged(*o.match, table->entries);
+    if (!rows) return Error{"--match: " + rows.error().message, EINVAL};
+    for (auto& row : *rows) {
+      Target t{Kind::kUnmanaged, row.name, std::nullopt, join_command(row.process->command_line), {}, {}, {}};
+      t.members.push_back({ProcessId{row.process->pid, row.process->start}, "unmanaged", false});
+      plan.targets.push_back(std::move(t));
+    }
+  }
+  std::stable_sort(plan.targets.begin(), plan.targets.end(),
+                   [](const Target& a, const Target& b) { return a.kind < b.kind; });
+  return plan;
+}
+
+std::size_t process_count(const Plan& plan) {
+  std::size_t n = 0;
+  for (const auto& t : plan.targets) n += t.members.size();
+  return n;
+}
+
+const std::string& name_of(const Target& t, const Member& m) { return m.name.empty() ? t.name : m.name; }
+const std::string& command_of(const Target& t, const Member& m) {
+  return m.command.empty() ? t.command : m.command;
+}
+
+void list_plan(const Plan& plan) {
+  std::vector<std::vector<std::string>> rows{{"NAME", "PID", "ROLE", "ACCOUNT", "COMMAND"}};
+  for (const auto& t : plan.targets) {
+    if (t.members.empty()) {  // a program of qc-launch that has not started yet
+      rows.push_back({t.name, "-", "program (not started: it never will be)", t.account.value_or("-"),
+                      t.command});
+    }
+    for (const auto& m : t.members) {
+      const std::string& command = command_of(t, m);
+      rows.push_back({name_of(t, m), std::to_string(m.id.pid), m.role,
+                      m.account.value_or(t.account.value_or("-")), command.empty() ? "-" : command});
+    }
+  }
+  std::vector<std::size_t> width(5, 0);
+  for (const auto& r : rows) {
+    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  for (const auto& r : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    std::cerr << line << '\n';
+  }
+}
+
+// Sends the graceful requests, supervisors first, all in one burst.
+void ask_all(Plan& plan) {
+  for (auto& t : plan.targets) {
+    if (t.kind == Kind::kProgram) {
+      auto asked = request_program_stop(*t.supervisor, t.name);
+      if (!asked) log::warn("{}", asked.error().message);
+      continue;
+    }
+    Member& m = t.members.front();
+    auto sent = signal_process_if_same(m.id, Signal::kTerminate, m.group);
+    if (!sent) {
+      log::warn("{}", sent.error().message);
+    } else {
+      m.signalled = *sent;
+    }
+  }
+}
+
+void kill_remaining(Plan& plan, ExitWatcher& watcher) {
+  for (auto& t : plan.targets) {
+    // Programs and commands first, so a supervisor killed next cannot restart them.
+    for (auto it = t.members.rbegin(); it != t.members.rend(); ++it) {
+      if (watcher.gone(it->id)) continue;
+      auto sent = signal_process_if_same(it->id, Signal::kKill, it->group || it->kill_group);
+      if (sent && *sent) {
+        it->killed = true;
+      } else if (!sent) {
+        it->kill_errno = sent.error().sys_errno;
+        log::warn("{}", sent.error().message);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int run(const Options& o) {
+  const std::string dir = resolve_lock_dir(o.lock_dir);
+  for (const auto& name : o.names) {
+    if (!is_valid_lock_name(name) && name.find_first_of("*?[") == std::string::npos) {
+      log::error("{}", validate_lock_name(name).error().message);
+      return exit_code::kUsage;
+    }
+  }
+  auto planned = make_plan(o, dir);
+  if (!planned) {
+    log::error("{}", planned.error().message);
+    return planned.error().sys_errno == EINVAL ? exit_code::kUsage : exit_code::kNoInput;
+  }
+  Plan& plan = *planned;
+  for (const auto& name : plan.unmatched) log::info("no lock named {} in {}", name, dir);
+  for (const auto& name : plan.unknown) {
+    log::error("{} is held by a process that cannot be identified; find it with: fuser -v {}", name,
+               lock_file_path(dir, name));
+  }
+
+  const std::size_t n = std::max<std::size_t>(process_count(plan), plan.targets.empty() ? 0 : 1);
+  if (plan.targets.empty()) {
+    log::info("Nothing to stop{}.", o.names.empty() ? "" : " under those names");
+  } else {
+    log::info("will stop {} process{}:", n, n == 1 ? "" : "es");
+    list_plan(plan);
+  }
+  if (o.dry_run) {
+    if (!plan.stale.empty()) log::info("would remove {} stale lock file{}", plan.stale.size(), plan.stale.size() == 1 ? "" : "s");
+    return exit_code::kOk;
+  }
+  if (!plan.targets.empty() && !o.yes) {
+    if (!stdin_is_terminal()) {
+      log::error("not stopping {} process{} without confirmation: pass --yes (stdin is not a terminal)",
+                 n, n == 1 ? "" : "es");
+      return exit_code::kUsage;
+    }
+    if (!confirm_yes("Type YES to stop " + std::to_string(n) + " process" + (n == 1 ? "" : "es") + ": ")) {
+      log::info("nothing stopped");
+      return exit_code::kNo;
+    }
+  }
+
+  ExitWatcher watcher;
+  for (const auto& t : plan.targets) {
+    for (const auto& m : t.members) watcher.add(m.id);
+  }
+  ask_all(plan);
+  bool all_gone = watcher.wait_all(deadline_after(o.timeout_s));
+  if (!all_gone) {
+    kill_remaining(plan, watcher);
+    // A SIGKILL takes effect at once unless the process is stuck in the kernel.
+    all_gone = watcher.wait_all(deadline_after(2));
+  }
+
+  int terminated = 0, exited = 0, killed = 0, survived = 0;
+  for (auto& t : plan.targets) {
+    if (t.kind == Kind::kProgram && t.members.empty()) {
+      log::info("{} had not started yet; qc-launch will not start it", t.name);
+    }
+    for (auto& m : t.members) {
+      if (!watcher.gone(m.id)) {
+        m.how = "survived";
+        ++survived;
+        std::string hint = m.kill_errno == EPERM
+                               ? "it belongs to another user: run qc-shutdown as that user or as root"
+                               : "it did not die even after SIGKILL (stuck in the kernel?); look at /proc/" +
+                                     std::to_string(m.id.pid) + "/status";
+        log::error("PID {} ({}, {}: {}) survived: {}", m.id.pid, name_of(t, m), m.role, command_of(t, m), hint);
+      } else if (m.killed) {
+        m.how = "killed";
+        ++killed;
+      } else if (m.signalled) {
+        m.how = "terminated";
+        ++terminated;
+      } else {
+        m.how = "exited";
+        ++exited;
+      }
+      if (o.json) {
+        nlohmann::ordered_json j;
+        j["name"] = name_of(t, m);
+        j["pid"] = m.id.pid;
+        j["role"] = m.role;
+        j["how"] = m.how;
+        std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+      }
+    }
+  }
+
+  int removed = 0;
+  if (!o.keep_locks) {
+    std::vector<std::string> files;
+    for (const auto& t : plan.targets) files.insert(files.end(), t.lock_files.begin(), t.lock_files.end());
+    for (const auto& e : plan.stale) files.push_back(e.lock_file);
+    // Children of what was stopped may hold an inherited lock a moment longer.
+    const auto release_deadline = deadline_after(2);
+    for (const auto& file : files) {
+      auto free = wait_until_unheld(file, release_deadline);
+      if (free && !*free) log::warn("{} is still held by a process that inherited it; find it with: fuser -v {}", file, file);
+    }
+    for (const auto& file : files) {
+      // Only files nobody holds; a legacy file only when its python process is gone.
+      auto done = remove_unheld_lock_file(file, [](const std::optional<LockRecord>& r) {
+        return !(r && r->legacy && is_running_python(r->pid));
+      });
+      if (done && *done) ++removed;
+      if (!done) log::warn("{}", done.error().message);
+    }
+  }
+  const std::size_t processes = process_count(plan);
+  std::string summary = "stopped " + std::to_string(terminated + exited + killed) + " of " +
+                        std::to_string(processes) + " process" + (processes == 1 ? "" : "es");
+  summary += " (" + std::to_string(terminated) + " terminated, " + std::to_string(exited) + " exited, " +
+             std::to_string(killed) + " killed";
+  summary += survived ? ", " + std::to_string(survived) + " survived)" : ")";
+  summary += "; removed " + std::to_string(removed) + " lock file" + (removed == 1 ? "" : "s");
+  if (!plan.targets.empty() || removed > 0) log::info("{}", summary);
+  if (survived > 0 && killed + survived > 0) {
+    log::info("to give them longer to stop gracefully, use a higher --timeout (it was {}s)", o.timeout_s);
+  }
+  return (all_gone && plan.unknown.empty()) ? exit_code::kOk : exit_code::kNo;
+}
+
+}  // namespace qc::shutdown_tool

@@ -1,0 +1,23 @@
+// qc-shutdown: SAFE_SHUTDOWN that nothing undoes (SPEC §7).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qc::shutdown_tool {
+
+struct Options {
+  std::vector<std::string> names;  // lock names or shell wildcards; empty: everything held
+  bool yes = false;
+  bool dry_run = false;
+  double timeout_s = 10;
+  std::optional<std::string> match;
+  bool keep_locks = false;
+  bool json = false;
+  std::optional<std::string> lock_dir;
+};
+
+int run(const Options& options);
+
+}  // namespace qc::shutdown_tool
