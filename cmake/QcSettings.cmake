@@ -13,3 +13,13 @@ if(QC_SANITIZE)
                                                -fno-sanitize-recover=all)
   target_link_options(qc_settings INTERFACE -fsanitize=${QC_SANITIZE})
 endif()
+
+if(WIN32)
+  # Windows: target Windows 10 APIs.
+  target_compile_definitions(qc_settings INTERFACE _WIN32_WINNT=0x0A00 WIN32_LEAN_AND_MEAN NOMINMAX
+                                                   UNICODE _UNICODE)
+endif()
+if(WIN32 AND MINGW)
+  # Static executables need only system DLLs.
+  target_link_options(qc_settings INTERFACE -static)
+endif()

@@ -57,7 +57,7 @@ Status HeldLock::write_record(const LockRecord& record) {
 }
 
 NativeHandle HeldLock::inheritable_handle() const {
-  return file_ ? file_->handle() : kInvalidHandle;
+  return file_ ? file_->inheritable_handle() : kInvalidHandle;
 }
 
 Status HeldLock::release() {
@@ -84,14 +84,18 @@ AcquireResult acquire_lock(const std::string& dir, const std::string& name, Lock
   std::unique_ptr<LockFile> file;
 
   // Waits for a change up to `limit`; returns an error to give up with, or nothing to retry.
-  auto wait_for_change = [&](SteadyTime limit, std::optional<Pid> legacy_pid) -> Status {
+  auto wait_for_change = [&](SteadyTime limit, const std::optional<LockRecord>& holder) -> Status {
     if (!waiter) {
       auto created = LockWaiter::create(dir, file_name_of(name));
       if (!created) return created.error();
       waiter = std::move(*created);
       return {};  // retry once before the first wait: a change may have come just before
     }
-    if (legacy_pid) waiter->watch_process(*legacy_pid);
+    if (holder) {
+      std::vector<Pid> pids{holder->pid};
+      if (holder->child_pid) pids.push_back(*holder->child_pid);
+      waiter->watch_processes(pids);
+    }
     auto changed = waiter->wait_until(limit);
     if (!changed) return changed.error();
     return {};
@@ -100,13 +104,25 @@ AcquireResult acquire_lock(const std::string& dir, const std::string& name, Lock
   for (;;) {
     if (!file) {
       auto opened = LockFile::open(path, /*create=*/true);
-      if (!opened) return opened.error();
+      if (!opened) {
+        // EBUSY: the name is on its way out (Windows: a file pending deletion): transient.
+        if (opened.error().sys_errno != EBUSY) return opened.error();
+        const auto now = std::chrono::steady_clock::now();
+        if (!grace_end) grace_end = now + kUnidentifiedHolderGrace;
+        if (now >= std::max(deadline, *grace_end)) return opened.error();
+        if (Status s = wait_for_change(std::max(deadline, *grace_end), std::nullopt); !s) return s.error();
+        continue;
+      }
       file = std::move(*opened);
       if (options.after_open_for_test) options.after_open_for_test(path);
     }
     auto locked = file->try_lock();
     if (!locked) return locked.error();
     const auto now = std::chrono::steady_clock::now();
+    if (!*locked && !file->still_at_path()) {  // its holder released it: the name is elsewhere now
+      file.reset();
+      continue;
+    }
 
     if (*locked) {
       if (!file->still_at_path()) {  // released and unlinked since we opened it: start over
@@ -119,7 +135,7 @@ AcquireResult acquire_lock(const std::string& dir, const std::string& name, Lock
       if (is_live_legacy(previous)) {
         file->unlock();
         if (now >= deadline) return LockConflict{name, path, previous};
-        if (Status s = wait_for_change(deadline, previous->pid); !s) return s.error();
+        if (Status s = wait_for_change(deadline, previous); !s) return s.error();
         continue;
       }
       if (Status s = file->rewrite(serialize_lock_record(record)); !s) return s.error();
@@ -135,7 +151,10 @@ AcquireResult acquire_lock(const std::string& dir, const std::string& name, Lock
       limit = std::max(deadline, *grace_end);
     }
     if (now >= limit) return LockConflict{name, path, holder};
-    if (Status s = wait_for_change(limit, std::nullopt); !s) return s.error();
+    if (Status s = wait_for_change(limit, names_a_running_process(holder) ? holder : std::nullopt);
+        !s) {
+      return s.error();
+    }
   }
 }
 

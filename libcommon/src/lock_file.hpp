@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "qc/clock.hpp"
 #include "qc/lock.hpp"
@@ -37,14 +39,16 @@ class LockFile {
   // Unlinks PATH if it still names this file.
   Status unlink_if_ours();
   const std::string& path() const { return path_; }
-  NativeHandle handle() const { return handle_; }
+  // The handle a child must inherit to hold the lock with us.
+  NativeHandle inheritable_handle() const;
   // Closes the handle; the lock goes with it unless a child inherited it.
   void close();
 
  private:
   LockFile(std::string path, NativeHandle handle) : path_(std::move(path)), handle_(handle) {}
   std::string path_;
-  NativeHandle handle_ = kInvalidHandle;
+  NativeHandle handle_ = kInvalidHandle;  // POSIX: the locked descriptor; Windows: shared, for reading
+  NativeHandle locked_ = kInvalidHandle;  // Windows: the exclusive handle that is the lock
 };
 
 // Whether PATH's OS lock is held, without taking it.
@@ -61,8 +65,9 @@ class LockWaiter {
   static Result<std::unique_ptr<LockWaiter>> create(const std::string& dir,
                                                     const std::string& file_name);
   ~LockWaiter();
-  // Also wake when this process exits (a legacy holder, which has no OS lock to release).
-  void watch_process(Pid pid);
+  // Also wake when these processes exit: a legacy holder has no OS lock to release, and on
+  // Windows a holder's death closes its handle without any directory notification.
+  void watch_processes(const std::vector<Pid>& pids);
   // True on a change, false when the deadline passed first.
   Result<bool> wait_until(SteadyTime deadline);
 
@@ -70,8 +75,7 @@ class LockWaiter {
   LockWaiter() = default;
   std::string file_name_;
   NativeHandle watch_handle_ = kInvalidHandle;
-  NativeHandle process_handle_ = kInvalidHandle;
-  Pid watched_pid_ = 0;
+  std::vector<std::pair<Pid, NativeHandle>> processes_;
 };
 
 }  // namespace qc

@@ -3,55 +3,40 @@
 
 #include <ostream>
 
+#include "line_writer.hpp"
+
 #include <nlohmann/json.hpp>
 
 namespace qc {
-
-OutputPump::OutputPump(NativeHandle read_end, std::shared_ptr<log::File> file)
-    : read_end_(read_end), file_(std::move(file)) {}
-
-OutputPump::~OutputPump() {
-  flush();
-  close_handle(read_end_);
-}
-
-void OutputPump::flush() {
-  if (!partial_.empty()) {
-    file_->write_line(partial_);
-    partial_.clear();
-  }
-  file_->flush();
-}
 
 namespace {
 constexpr std::size_t kMaxLine = 64 * 1024;
 }  // namespace
 
-// Platform read in supervision_posix.cpp / supervision_win32.cpp.
-Result<std::size_t> read_available(NativeHandle handle, char* buffer, std::size_t size);
-
-bool OutputPump::drain() {
-  char buf[16384];
+void LineWriter::append(const char* data, std::size_t size) {
+  partial_.append(data, size);
+  std::size_t begin = 0;
   for (;;) {
-    auto n = read_available(read_end_, buf, sizeof buf);
-    if (!n) return true;        // nothing more now (or an error: try again on the next wake)
-    if (*n == 0) return false;  // end of file
-    partial_.append(buf, *n);
-    std::size_t begin = 0;
-    for (;;) {
-      const auto newline = partial_.find('\n', begin);
-      if (newline == std::string::npos) break;
-      std::size_t end = newline;
-      if (end > begin && partial_[end - 1] == '\r') --end;
-      file_->write_line(std::string_view(partial_).substr(begin, end - begin));
-      begin = newline + 1;
-    }
-    partial_.erase(0, begin);
-    while (partial_.size() >= kMaxLine) {
-      file_->write_line(std::string_view(partial_).substr(0, kMaxLine));
-      partial_.erase(0, kMaxLine);
-    }
+    const auto newline = partial_.find('\n', begin);
+    if (newline == std::string::npos) break;
+    std::size_t end = newline;
+    if (end > begin && partial_[end - 1] == '\r') --end;
+    file_->write_line(std::string_view(partial_).substr(begin, end - begin));
+    begin = newline + 1;
   }
+  partial_.erase(0, begin);
+  while (partial_.size() >= kMaxLine) {
+    file_->write_line(std::string_view(partial_).substr(0, kMaxLine));
+    partial_.erase(0, kMaxLine);
+  }
+}
+
+void LineWriter::flush() {
+  if (!partial_.empty()) {
+    file_->write_line(partial_);
+    partial_.clear();
+  }
+  file_->flush();
 }
 
 void ChildProcesses::set_handles(const std::string& name, NativeHandle lock, NativeHandle output) {

@@ -26,13 +26,25 @@ TEST(LockName, RejectsEverythingElseWithAReason) {
   EXPECT_NE(long_name.error().message.find("101 characters"), std::string::npos);
 }
 
+void set_env(const char* name, const char* value) {
+#ifdef _WIN32
+  _putenv_s(name, value == nullptr ? "" : value);
+#else
+  if (value == nullptr) {
+    ::unsetenv(name);
+  } else {
+    ::setenv(name, value, 1);
+  }
+#endif
+}
+
 TEST(LockDir, OptionBeatsEnvironmentBeatsDefault) {
-  ::unsetenv("QC_LOCK_DIR");
+  set_env("QC_LOCK_DIR", nullptr);
   EXPECT_EQ(resolve_lock_dir(std::nullopt), ".locks");
-  ::setenv("QC_LOCK_DIR", "/tmp/env-locks", 1);
+  set_env("QC_LOCK_DIR", "/tmp/env-locks");
   EXPECT_EQ(resolve_lock_dir(std::nullopt), "/tmp/env-locks");
   EXPECT_EQ(resolve_lock_dir(std::string("/tmp/opt")), "/tmp/opt");
-  ::unsetenv("QC_LOCK_DIR");
+  set_env("QC_LOCK_DIR", nullptr);
 }
 
 TEST(LockDir, CannotCreateUnderAFile) {

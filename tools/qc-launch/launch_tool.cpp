@@ -378,6 +378,9 @@ int Orchestrator::run() {
     return exit_code::kCannotCreate;
   }
   loop_.emplace(std::move(*loop));
+  std::vector<std::int32_t> tokens;
+  for (const auto& p : programs_) tokens.push_back(program_stop_token(p.plan.spec.name));
+  loop_->accept_stop_requests(tokens);
   if (int rc = set_up_programs(); rc != exit_code::kOk) return rc;
   log::info("{}: {} program{} to start (lock {}, from {})", plan_.name, programs_.size(),
             programs_.size() == 1 ? "" : "s", own_lock_->path(), plan_.config_path);
@@ -455,11 +458,11 @@ int Orchestrator::run() {
     }
   }
   for (auto& p : programs_) {
+    close_handle(p.output);  // first: a reader thread (Windows) sees the end once every writer is gone
     if (p.pump) {
       p.pump->drain();
       p.pump->flush();
     }
-    close_handle(p.output);
     if (p.lock) p.lock->release();
   }
   own_lock_.reset();

@@ -134,11 +134,11 @@ int run(const Options& o) {
     }
     supervisor.on_deadline(std::chrono::steady_clock::now());
   }
+  close_handle(output);  // first: a reader thread (Windows) sees the end once every writer is gone
   if (pump) {
     pump->drain();
     pump->flush();
   }
-  close_handle(output);
   if (Status s = lock.release(); !s) log::warn("{}", s.error().message);
 
   if (stop_requested) return exit_code::kOk;

@@ -37,7 +37,9 @@ int main(int argc, char** argv) {
   app.footer(kFooter);
   qc::cli::add_version(app, "qc-shutdown");
   app.add_option("NAME", o.names, "Only these lock names (shell wildcards allowed)");
-  app.add_flag("--yes", o.yes, "Do not ask for confirmation");
+  auto* yes = app.add_flag("--yes", o.yes, "Do not ask for confirmation");
+  app.add_flag("--ask", o.ask, "Ask for YES on stdin even when it is not a terminal (for wrappers)")
+      ->excludes(yes);
   app.add_flag("--dry-run", o.dry_run, "List what would be stopped; stop nothing");
   app.add_option("--timeout", o.timeout_s, "Seconds of graceful waiting before SIGKILL (default 10)")
       ->check(CLI::NonNegativeNumber);

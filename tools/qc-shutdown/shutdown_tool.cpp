@@ -316,7 +316,7 @@ int run(const Options& o) {
     return exit_code::kOk;
   }
   if (!plan.targets.empty() && !o.yes) {
-    if (!stdin_is_terminal()) {
+    if (!o.ask && !stdin_is_terminal()) {
       log::error("not stopping {} process{} without confirmation: pass --yes (stdin is not a terminal)",
                  n, n == 1 ? "" : "es");
       return exit_code::kUsage;

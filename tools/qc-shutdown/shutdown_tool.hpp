@@ -10,6 +10,7 @@ namespace qc::shutdown_tool {
 struct Options {
   std::vector<std::string> names;  // lock names or shell wildcards; empty: everything held
   bool yes = false;
+  bool ask = false;  // ask even when stdin is not a terminal (wrappers that pipe the answer)
   bool dry_run = false;
   double timeout_s = 10;
   std::optional<std::string> match;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <vector>
+#include <vector>
 
 #include "qc/clock.hpp"
 #include "qc/native_handle.hpp"
@@ -68,6 +69,11 @@ class EventLoop {
   // killed when the child exits, before it is reaped, while its PID still reserves the group.
   void watch_child(const Child& child, bool kill_group = false);
   void unwatch_child(Pid pid);
+
+  // Per-program stop requests this process answers (qc-launch): each arrives as a kUser2
+  // SignalEvent whose value is the token. POSIX: sigqueue needs no preparation; Windows: a
+  // named event per token.
+  void accept_stop_requests(const std::vector<std::int32_t>& tokens);
 
   // Extra handles to wake on when readable (sockets, inotify, a pidfd).
   void watch_readable(NativeHandle handle);

@@ -43,11 +43,13 @@ struct SpawnOptions {
 class Child {
  public:
   Child() = default;
-  Child(ProcessId id, NativeHandle handle) : id_(id), handle_(handle) {}
+  Child(ProcessId id, NativeHandle handle, NativeHandle group = kInvalidHandle)
+      : id_(id), handle_(handle), group_(group) {}
   Child(Child&& other) noexcept { *this = std::move(other); }
   Child& operator=(Child&& other) noexcept {
     std::swap(id_, other.id_);
     std::swap(handle_, other.handle_);
+    std::swap(group_, other.group_);
     return *this;
   }
   Child(const Child&) = delete;
@@ -57,10 +59,12 @@ class Child {
   Pid pid() const { return id_.pid; }
   const ProcessId& id() const { return id_; }
   NativeHandle handle() const { return handle_; }  // Windows: the process handle
+  NativeHandle group() const { return group_; }    // Windows: its job object
 
  private:
   ProcessId id_;
   NativeHandle handle_ = kInvalidHandle;
+  NativeHandle group_ = kInvalidHandle;
 };
 
 // Starts the command. When it cannot be executed at all, the error carries the errno of

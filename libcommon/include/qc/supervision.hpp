@@ -26,23 +26,24 @@ Result<Pipe> make_output_pipe();
 void close_handle(NativeHandle handle);
 
 // Reads a program's output as it comes and writes it to its log file line by line. A line is
-// written whole or, past 64 KiB without a newline, in 64 KiB pieces.
+// written whole or, past 64 KiB without a newline, in 64 KiB pieces. POSIX: the event loop
+// wakes it (handle() is the pipe); Windows: it reads on a thread of its own (handle() is
+// kInvalidHandle), since anonymous pipes cannot be waited on.
 class OutputPump {
  public:
   OutputPump(NativeHandle read_end, std::shared_ptr<log::File> file);
   ~OutputPump();
   OutputPump(const OutputPump&) = delete;
   OutputPump& operator=(const OutputPump&) = delete;
-  NativeHandle handle() const { return read_end_; }
-  // Drains what is readable now. Returns false at end of file.
+  NativeHandle handle() const;
+  // Drains what is readable now (POSIX). Returns false at end of file.
   bool drain();
   // Writes a trailing partial line.
   void flush();
 
  private:
-  NativeHandle read_end_;
-  std::shared_ptr<log::File> file_;
-  std::string partial_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // Starts programs for real: own process group, the program's lock inherited, stdin from

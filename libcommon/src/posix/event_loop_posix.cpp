@@ -127,6 +127,8 @@ void EventLoop::unwatch_child(Pid pid) {
 
 NativeHandle EventLoop::wake_handle() const { return impl_->signal_fd; }
 
+void EventLoop::accept_stop_requests(const std::vector<std::int32_t>&) {}  // sigqueue carries them
+
 void EventLoop::watch_readable(NativeHandle handle) {
   if (std::find(impl_->readable.begin(), impl_->readable.end(), handle) == impl_->readable.end()) {
     impl_->readable.push_back(handle);

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <climits>
 #include <cstring>
+#include <vector>
 
 namespace qc {
 namespace {
@@ -98,6 +99,8 @@ Result<std::unique_ptr<LockFile>> LockFile::open(const std::string& path, bool c
 }
 
 LockFile::~LockFile() { close(); }
+
+NativeHandle LockFile::inheritable_handle() const { return handle_; }
 
 void LockFile::close() {
   if (handle_ != kInvalidHandle) {
@@ -204,16 +207,17 @@ Result<std::unique_ptr<LockWaiter>> LockWaiter::create(const std::string& dir,
 
 LockWaiter::~LockWaiter() {
   if (watch_handle_ != kInvalidHandle) ::close(fd_of(watch_handle_));
-  if (process_handle_ != kInvalidHandle) ::close(fd_of(process_handle_));
+  for (auto& p : processes_) ::close(fd_of(p.second));
 }
 
-void LockWaiter::watch_process(Pid pid) {
-  if (pid == watched_pid_) return;
-  if (process_handle_ != kInvalidHandle) ::close(fd_of(process_handle_));
-  process_handle_ = kInvalidHandle;
-  watched_pid_ = pid;
-  const int fd = pidfd_open(pid);
-  if (fd >= 0) process_handle_ = fd;
+void LockWaiter::watch_processes(const std::vector<Pid>& pids) {
+  for (Pid pid : pids) {
+    bool known = false;
+    for (const auto& p : processes_) known = known || p.first == pid;
+    if (known) continue;
+    const int fd = pidfd_open(pid);
+    if (fd >= 0) processes_.emplace_back(pid, fd);
+  }
 }
 
 Result<bool> LockWaiter::wait_until(SteadyTime deadline) {
@@ -222,13 +226,15 @@ Result<bool> LockWaiter::wait_until(SteadyTime deadline) {
     if (now >= deadline) return false;
     const auto left_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count() + 1;
-    pollfd fds[2] = {{fd_of(watch_handle_), POLLIN, 0}, {-1, POLLIN, 0}};
-    if (process_handle_ != kInvalidHandle) fds[1].fd = fd_of(process_handle_);
-    const int n = ::poll(fds, 2, static_cast<int>(left_ms > INT_MAX ? INT_MAX : left_ms));
+    std::vector<pollfd> fds{{fd_of(watch_handle_), POLLIN, 0}};
+    for (const auto& p : processes_) fds.push_back({fd_of(p.second), POLLIN, 0});
+    const int n = ::poll(fds.data(), fds.size(), static_cast<int>(left_ms > INT_MAX ? INT_MAX : left_ms));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return os_error("cannot wait for the lock", errno);
     if (n == 0) continue;  // the loop head decides whether the deadline passed
-    if (fds[1].revents != 0) return true;
+    for (std::size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents != 0) return true;
+    }
     bool relevant = false;
     alignas(inotify_event) char buf[8192];
     for (;;) {

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 
+#include "line_writer.hpp"
 #include "qc/supervision.hpp"
 
 namespace qc {
@@ -19,13 +20,34 @@ void close_handle(NativeHandle handle) {
   if (handle != kInvalidHandle) ::close(static_cast<int>(handle));
 }
 
-Result<std::size_t> read_available(NativeHandle handle, char* buffer, std::size_t size) {
+struct OutputPump::Impl {
+  NativeHandle read_end;
+  LineWriter lines;
+};
+
+OutputPump::OutputPump(NativeHandle read_end, std::shared_ptr<log::File> file)
+    : impl_(new Impl{read_end, LineWriter(std::move(file))}) {}
+
+OutputPump::~OutputPump() {
+  flush();
+  close_handle(impl_->read_end);
+}
+
+NativeHandle OutputPump::handle() const { return impl_->read_end; }
+
+bool OutputPump::drain() {
+  char buf[16384];
   for (;;) {
-    const ssize_t n = ::read(static_cast<int>(handle), buffer, size);
-    if (n >= 0) return static_cast<std::size_t>(n);
-    if (errno == EINTR) continue;
-    return os_error("cannot read program output", errno);  // EAGAIN: nothing more now
+    const ssize_t n = ::read(static_cast<int>(impl_->read_end), buf, sizeof buf);
+    if (n > 0) {
+      impl_->lines.append(buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return n != 0;  // 0: end of file; EAGAIN: nothing more now
   }
 }
+
+void OutputPump::flush() { impl_->lines.flush(); }
 
 }  // namespace qc

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds what the Windows cross build needs into PREFIX (default build-win/deps), once:
+#   - libzmq 4.3.4, static, from Debian's source package (apt-get source zeromq3);
+#   - GoogleTest from /usr/src/googletest (Debian's libgtest-dev);
+#   - PREFIX/include-ho: symlinks to just the header-only libraries (nlohmann, CLI11, cppzmq,
+#     spdlog, fmt), so that /usr/include never lands on the mingw include path.
+# Needs: g++-mingw-w64-x86-64-posix, cmake, ninja, and a deb-src entry for apt-get source.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+PREFIX=$(mkdir -p "${1:-$ROOT/build-win/deps}" && cd "${1:-$ROOT/build-win/deps}" && pwd)
+WORK="$PREFIX/../deps-build"
+TOOLCHAIN="$ROOT/cmake/windows/mingw-w64-x86_64.cmake"
+JOBS=$(nproc 2>/dev/null || echo 2)
+export QC_WIN_PREFIX="$PREFIX"
+mkdir -p "$WORK"
+
+if [ ! -f "$PREFIX/lib/libzmq.a" ]; then
+  if [ ! -d "$WORK/zeromq3-4.3.4" ]; then
+    (cd "$WORK" && apt-get source -qq zeromq3=4.3.4-6) || {
+      echo "build-deps.sh: apt-get source zeromq3 failed; add a deb-src entry (see WINDOWS.md in the README's Windows section)" >&2
+      exit 1
+    }
+  fi
+  cmake -S "$WORK/zeromq3-4.3.4" -B "$WORK/zmq" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" \
+    -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" -DCMAKE_UNITY_BUILD=ON \
+    -DBUILD_SHARED=OFF -DBUILD_STATIC=ON -DBUILD_TESTS=OFF -DZMQ_BUILD_TESTS=OFF -DWITH_DOCS=OFF \
+    -DWITH_LIBSODIUM=OFF -DENABLE_CURVE=OFF -DENABLE_DRAFTS=OFF -DZMQ_HAVE_IPC=OFF -DENABLE_WS=OFF \
+    -DWITH_LIBBSD=OFF -DENABLE_CPACK=OFF -DWITH_PERF_TOOL=OFF >/dev/null
+  cmake --build "$WORK/zmq" -j "$JOBS"
+  cmake --install "$WORK/zmq" >/dev/null
+  # The static archive is installed as libzmq-v*-mt-s-*.a; give it a plain name as well.
+  for a in "$PREFIX"/lib/libzmq*.a; do [ -f "$PREFIX/lib/libzmq.a" ] || cp "$a" "$PREFIX/lib/libzmq.a"; done
+fi
+
+if [ ! -f "$PREFIX/lib/libgtest.a" ]; then
+  cmake -S /usr/src/googletest -B "$WORK/gtest" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" \
+    -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" -DBUILD_GMOCK=OFF >/dev/null
+  cmake --build "$WORK/gtest" -j "$JOBS"
+  cmake --install "$WORK/gtest" >/dev/null
+fi
+
+HO="$PREFIX/include-ho"
+mkdir -p "$HO"
+for item in nlohmann CLI spdlog fmt zmq.hpp zmq_addon.hpp; do
+  ln -sfn "/usr/include/$item" "$HO/$item"
+done
+echo "build-deps.sh: dependencies ready in $PREFIX"

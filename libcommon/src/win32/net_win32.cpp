@@ -1,0 +1,92 @@
+// TCP readiness checks on Windows: a non-blocking connect (WSAEventSelect) raced against the
+// cancel event.
+#include <winsock2.h>  // before <windows.h> (in win32_util.hpp)
+#include <ws2tcpip.h>
+
+#include <chrono>
+
+#include "qc/net.hpp"
+#include "win32_util.hpp"
+
+namespace qc {
+namespace {
+
+bool winsock_ready() {
+  static const bool ready = [] {
+    WSADATA data;
+    return WSAStartup(MAKEWORD(2, 2), &data) == 0;
+  }();
+  return ready;
+}
+
+}  // namespace
+
+bool split_host_port(const std::string& text, std::string& host, std::string& port) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return false;
+  host = text.substr(0, colon);
+  port = text.substr(colon + 1);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+bool wait_cancelled(NativeHandle cancel, int timeout_ms) {
+  return WaitForSingleObject(win32::to_handle(cancel), static_cast<DWORD>(timeout_ms)) == WAIT_OBJECT_0;
+}
+
+ProbeOutcome tcp_connect_probe(const std::string& host, const std::string& port, int timeout_ms,
+                               NativeHandle cancel, std::string& why) {
+  if (!winsock_ready()) {
+    why = "cannot start Winsock";
+    return ProbeOutcome::kFailed;
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0) {
+    why = "cannot resolve " + host + ": " + win32::message(static_cast<DWORD>(WSAGetLastError()));
+    return ProbeOutcome::kFailed;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  ProbeOutcome outcome = ProbeOutcome::kFailed;
+  for (addrinfo* a = found; a != nullptr && outcome == ProbeOutcome::kFailed; a = a->ai_next) {
+    SOCKET s = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+    if (s == INVALID_SOCKET) continue;
+    WSAEVENT event = WSACreateEvent();
+    WSAEventSelect(s, event, FD_CONNECT);  // also makes the socket non-blocking
+    if (connect(s, a->ai_addr, static_cast<int>(a->ai_addrlen)) == 0) {
+      outcome = ProbeOutcome::kSucceeded;
+    } else if (WSAGetLastError() == WSAEWOULDBLOCK) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+      HANDLE handles[2] = {event, win32::to_handle(cancel)};
+      const DWORD count = cancel == kInvalidHandle ? 1 : 2;
+      const DWORD r = WaitForMultipleObjects(count, handles, FALSE, static_cast<DWORD>(left > 0 ? left : 0));
+      if (r == WAIT_OBJECT_0 + 1) {
+        outcome = ProbeOutcome::kCancelled;
+      } else if (r == WAIT_OBJECT_0) {
+        WSANETWORKEVENTS happened{};
+        WSAEnumNetworkEvents(s, event, &happened);
+        const int error = happened.iErrorCode[FD_CONNECT_BIT];
+        if (error == 0) {
+          outcome = ProbeOutcome::kSucceeded;
+        } else {
+          why = win32::message(static_cast<DWORD>(error));
+        }
+      } else {
+        why = "no answer within " + std::to_string(timeout_ms) + " ms";
+      }
+    } else {
+      why = win32::message(static_cast<DWORD>(WSAGetLastError()));
+    }
+    WSACloseEvent(event);
+    closesocket(s);
+  }
+  freeaddrinfo(found);
+  return outcome;
+}
+
+}  // namespace qc

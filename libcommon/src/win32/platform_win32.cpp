@@ -1,0 +1,32 @@
+// The Windows definitions of platform.hpp, and glob matching.
+#include "win32_util.hpp"  // <windows.h> before shlwapi.h
+
+#include <io.h>
+#include <shlwapi.h>
+
+#include <cstdio>
+
+#include "platform.hpp"
+#include "qc/text.hpp"
+
+namespace qc::platform {
+
+bool local_time(std::time_t t, std::tm& out, long& utc_offset_s) {
+  if (localtime_s(&out, &t) != 0) return false;
+  std::tm copy = out;
+  utc_offset_s = static_cast<long>(_mkgmtime(&copy) - t);
+  return true;
+}
+
+bool stdin_is_terminal() { return _isatty(_fileno(stdin)) != 0; }
+
+}  // namespace qc::platform
+
+namespace qc {
+
+bool glob_match(const std::string& pattern, const std::string& text) {
+  // PathMatchSpec splits patterns at ';', which lock names cannot contain.
+  return PathMatchSpecW(win32::widen(text).c_str(), win32::widen(pattern).c_str()) != FALSE;
+}
+
+}  // namespace qc

@@ -1,0 +1,201 @@
+// Process identity on Windows: the PID with its creation FILETIME as the start token; the
+// command line through NtQueryInformationProcess; exits waited on through process handles.
+#include "win32_util.hpp"  // <windows.h> first: tlhelp32.h and winternl.h need its types
+
+#include <shellapi.h>
+#include <tlhelp32.h>
+#include <winternl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <iterator>
+
+#include "qc/process.hpp"
+
+namespace qc {
+namespace {
+
+using win32::Handle;
+
+// ProcessCommandLineInformation (Windows 8.1+): the command line as a UNICODE_STRING.
+constexpr PROCESSINFOCLASS kProcessCommandLineInformation = static_cast<PROCESSINFOCLASS>(60);
+using NtQueryInformationProcessFn = NTSTATUS(NTAPI*)(HANDLE, PROCESSINFOCLASS, PVOID, ULONG, PULONG);
+
+std::vector<std::string> command_line_of(HANDLE process) {
+  static const auto query = reinterpret_cast<NtQueryInformationProcessFn>(
+      reinterpret_cast<void*>(GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "NtQueryInformationProcess")));
+  if (query == nullptr) return {};
+  std::vector<unsigned char> buffer(4096);
+  ULONG needed = 0;
+  NTSTATUS status = query(process, kProcessCommandLineInformation, buffer.data(),
+                          static_cast<ULONG>(buffer.size()), &needed);
+  if (status != 0 && needed > buffer.size() && needed < (1u << 20)) {
+    buffer.resize(needed);
+    status = query(process, kProcessCommandLineInformation, buffer.data(),
+                   static_cast<ULONG>(buffer.size()), &needed);
+  }
+  if (status != 0) return {};
+  const auto* text = reinterpret_cast<const UNICODE_STRING*>(buffer.data());
+  if (text->Buffer == nullptr || text->Length == 0) return {};
+  const std::wstring line(text->Buffer, text->Length / sizeof(wchar_t));
+  int argc = 0;
+  wchar_t** argv = CommandLineToArgvW(line.c_str(), &argc);
+  std::vector<std::string> out;
+  if (argv != nullptr) {
+    for (int i = 0; i < argc; ++i) out.push_back(win32::narrow(argv[i]));
+    LocalFree(argv);
+  }
+  return out;
+}
+
+std::string base_name(const std::wstring& path) {
+  const auto slash = path.find_last_of(L"\\\\/");
+  return win32::narrow(slash == std::wstring::npos ? path : path.substr(slash + 1));
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+std::optional<ProcessInfo> inspect_process(Pid pid, bool with_command_line) {
+  if (pid <= 0) return std::nullopt;
+  const DWORD access = PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE |
+                       (with_command_line ? PROCESS_QUERY_INFORMATION | PROCESS_VM_READ : 0);
+  Handle h(OpenProcess(access, FALSE, static_cast<DWORD>(pid)));
+  if (!h && with_command_line) {
+    h = Handle(OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE, FALSE, static_cast<DWORD>(pid)));
+  }
+  if (!h) {
+    if (GetLastError() == ERROR_ACCESS_DENIED) {
+      // It exists, but we may not look: without a start token it can never be trusted.
+      ProcessInfo info;
+      info.pid = pid;
+      info.running = true;
+      return info;
+    }
+    return std::nullopt;
+  }
+  ProcessInfo info;
+  info.pid = pid;
+  FILETIME created, exited, kernel, user;
+  if (GetProcessTimes(h.get(), &created, &exited, &kernel, &user)) info.start = win32::to_u64(created);
+  info.running = WaitForSingleObject(h.get(), 0) == WAIT_TIMEOUT;
+  wchar_t image[MAX_PATH * 2];
+  DWORD size = static_cast<DWORD>(std::size(image));
+  if (QueryFullProcessImageNameW(h.get(), 0, image, &size)) info.name = base_name(std::wstring(image, size));
+  if (with_command_line) info.command_line = command_line_of(h.get());
+  return info;
+}
+
+ProcessId current_process() {
+  static const ProcessId self = [] {
+    ProcessId id{static_cast<Pid>(GetCurrentProcessId()), 0};
+    FILETIME created, exited, kernel, user;
+    if (GetProcessTimes(GetCurrentProcess(), &created, &exited, &kernel, &user)) {
+      id.start = win32::to_u64(created);
+    }
+    return id;
+  }();
+  return self;
+}
+
+bool is_running(const ProcessId& id) {
+  auto info = inspect_process(id.pid);
+  return info && info->running && info->start != 0 && info->start == id.start;
+}
+
+bool is_running_python(Pid pid) {
+  auto info = inspect_process(pid);
+  return info && info->running && lower(info->name).find("python") != std::string::npos;
+}
+
+std::vector<ProcessInfo> list_processes() {
+  std::vector<ProcessInfo> out;
+  Handle snapshot(CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0));
+  if (!snapshot) return out;
+  PROCESSENTRY32W entry{};
+  entry.dwSize = sizeof entry;
+  for (BOOL more = Process32FirstW(snapshot.get(), &entry); more; more = Process32NextW(snapshot.get(), &entry)) {
+    if (entry.th32ProcessID == 0) continue;
+    auto info = inspect_process(entry.th32ProcessID, true);
+    if (!info) continue;
+    info->parent = entry.th32ParentProcessID;
+    if (info->name.empty()) info->name = win32::narrow(entry.szExeFile);
+    out.push_back(std::move(*info));
+  }
+  return out;
+}
+
+std::optional<WallTime> start_time_of(StartToken start) {
+  if (start == 0) return std::nullopt;
+  constexpr std::uint64_t kUnixEpochAsFiletime = 116444736000000000ULL;
+  if (start < kUnixEpochAsFiletime) return std::nullopt;
+  using namespace std::chrono;
+  return WallTime(duration_cast<system_clock::duration>(microseconds((start - kUnixEpochAsFiletime) / 10)));
+}
+
+std::string host_name() {
+  wchar_t name[256];
+  DWORD size = static_cast<DWORD>(std::size(name));
+  if (!GetComputerNameExW(ComputerNameDnsHostname, name, &size)) return "unknown";
+  return win32::narrow(std::wstring(name, size));
+}
+
+void raise_open_file_limit() {}  // Windows handles have no per-process soft limit to raise
+
+ExitWatcher::ExitWatcher() = default;
+
+ExitWatcher::~ExitWatcher() {
+  for (auto& w : watched_) {
+    if (w.handle != kInvalidHandle) CloseHandle(win32::to_handle(w.handle));
+  }
+}
+
+void ExitWatcher::add(const ProcessId& id) {
+  for (const auto& w : watched_) {
+    if (w.id == id) return;
+  }
+  Watched w{id, kInvalidHandle, true};
+  HANDLE h = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, static_cast<DWORD>(id.pid));
+  if (h != nullptr) {
+    // The handle pins whatever now has the PID: it is ours only if the start time matches.
+    FILETIME created, exited, kernel, user;
+    if (GetProcessTimes(h, &created, &exited, &kernel, &user) && win32::to_u64(created) == id.start &&
+        WaitForSingleObject(h, 0) == WAIT_TIMEOUT) {
+      w.handle = win32::from_handle(h);
+      w.gone = false;
+    } else {
+      CloseHandle(h);
+    }
+  }
+  watched_.push_back(w);
+}
+
+bool ExitWatcher::gone(const ProcessId& id) const {
+  for (const auto& w : watched_) {
+    if (w.id == id) return w.gone;
+  }
+  return !is_running(id);
+}
+
+bool ExitWatcher::wait_all(SteadyTime deadline) {
+  // "All gone" needs no multiplexing: wait for each in turn against the one deadline.
+  for (auto& w : watched_) {
+    if (w.gone) continue;
+    const auto now = std::chrono::steady_clock::now();
+    const auto left = now >= deadline ? 0 : std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
+    if (WaitForSingleObject(win32::to_handle(w.handle), static_cast<DWORD>(std::min<long long>(left, INFINITE - 1))) !=
+        WAIT_OBJECT_0) {
+      return false;
+    }
+    w.gone = true;
+    CloseHandle(win32::to_handle(w.handle));
+    w.handle = kInvalidHandle;
+  }
+  return true;
+}
+
+}  // namespace qc

@@ -1,0 +1,263 @@
+// Spawning on Windows: CreateProcessW, suspended, into a job object of its own (kill on close:
+// nothing outlives its supervisor), with an explicit list of inherited handles (the lock and
+// the standard streams, nothing else) and, for a process group of its own,
+// CREATE_NEW_PROCESS_GROUP so that Ctrl+Break can be sent to it. Graceful stop: our own
+// tools' named stop event when there is one, else Ctrl+Break; forced stop: the job.
+#include <algorithm>
+#include <vector>
+
+#include "qc/spawn.hpp"
+#include "win32_util.hpp"
+
+namespace qc {
+namespace {
+
+using win32::Handle;
+
+constexpr UINT kKilledExitCode = 128 + 9;  // what a forced stop leaves, as SIGKILL would on POSIX
+
+// One argument, quoted so that CommandLineToArgvW (and the C runtime) read it back unchanged.
+std::wstring quote_argument(const std::wstring& arg) {
+  if (!arg.empty() && arg.find_first_of(L" \t\n\v\"") == std::wstring::npos) return arg;
+  std::wstring out = L"\"";
+  for (auto it = arg.begin();; ++it) {
+    std::size_t backslashes = 0;
+    while (it != arg.end() && *it == L'\\') {
+      ++it;
+      ++backslashes;
+    }
+    if (it == arg.end()) {
+      out.append(backslashes * 2, L'\\');
+      break;
+    }
+    if (*it == L'"') {
+      out.append(backslashes * 2 + 1, L'\\');
+    } else {
+      out.append(backslashes, L'\\');
+    }
+    out.push_back(*it);
+  }
+  out.push_back(L'"');
+  return out;
+}
+
+// Our environment with `overrides`, as a CREATE_UNICODE_ENVIRONMENT block.
+std::wstring environment_block(const std::vector<std::pair<std::string, std::string>>& overrides) {
+  std::vector<std::wstring> entries;
+  if (wchar_t* env = GetEnvironmentStringsW()) {
+    for (const wchar_t* p = env; *p != L'\0'; p += wcslen(p) + 1) entries.emplace_back(p);
+    FreeEnvironmentStringsW(env);
+  }
+  for (const auto& kv : overrides) {
+    const std::wstring key = win32::widen(kv.first);
+    entries.erase(std::remove_if(entries.begin(), entries.end(),
+                                 [&](const std::wstring& e) {
+                                   return e.size() > key.size() && e[key.size()] == L'=' &&
+                                          _wcsnicmp(e.c_str(), key.c_str(), key.size()) == 0;
+                                 }),
+                  entries.end());
+    entries.push_back(key + L"=" + win32::widen(kv.second));
+  }
+  std::wstring block;
+  for (const auto& e : entries) {
+    block += e;
+    block.push_back(L'\0');
+  }
+  block.push_back(L'\0');
+  return block;
+}
+
+// An inheritable duplicate of `h`, for the child's handle list.
+HANDLE inheritable(HANDLE h, std::vector<Handle>& keep) {
+  if (h == nullptr || h == INVALID_HANDLE_VALUE) return nullptr;
+  HANDLE dup = nullptr;
+  if (!DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &dup, 0, TRUE, DUPLICATE_SAME_ACCESS)) {
+    return nullptr;
+  }
+  keep.emplace_back(dup);
+  return dup;
+}
+
+// Asks a process to stop: our tools' named stop event first, Ctrl+Break to its group second.
+Status ask_to_stop(DWORD pid) {
+  Handle event(OpenEventW(EVENT_MODIFY_STATE, FALSE, win32::stop_event_name(pid).c_str()));
+  if (event && SetEvent(event.get())) return {};
+  if (GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, pid)) return {};
+  return Error{"cannot ask PID " + std::to_string(pid) +
+               " to stop gracefully: it has no qc stop event and shares no console for Ctrl+Break "
+               "(" + win32::message(GetLastError()) + "); it will be killed at the deadline"};
+}
+
+}  // namespace
+
+Child::~Child() {
+  // Closing the job (kill on close) ends whatever is left of the child's tree.
+  if (group_ != kInvalidHandle) CloseHandle(win32::to_handle(group_));
+  if (handle_ != kInvalidHandle) CloseHandle(win32::to_handle(handle_));
+}
+
+int signal_number(Signal signal) {
+  switch (signal) {
+    case Signal::kInterrupt: return 2;
+    case Signal::kTerminate: return 15;
+    case Signal::kHangup: return 1;
+    case Signal::kQuit: return 3;
+    case Signal::kUser1: return 10;
+    case Signal::kUser2: return 12;
+    case Signal::kKill: return 9;
+  }
+  return 15;
+}
+
+std::string signal_name(int number) {
+  switch (number) {
+    case 1: return "SIGHUP (console closed)";
+    case 2: return "SIGINT (Ctrl+C)";
+    case 3: return "SIGQUIT";
+    case 9: return "SIGKILL (terminated)";
+    case 10: return "SIGUSR1";
+    case 12: return "SIGUSR2";
+    case 15: return "SIGTERM (Ctrl+Break or stop request)";
+    default: return "signal " + std::to_string(number);
+  }
+}
+
+Result<Child> spawn_process(const SpawnOptions& options) {
+  if (options.argv.empty() || options.argv[0].empty()) return Error{"no command given", ENOENT};
+  const std::string& program = options.argv[0];
+  if (!options.cwd.empty()) {
+    const DWORD attrs = GetFileAttributesW(win32::widen(options.cwd).c_str());
+    if (attrs == INVALID_FILE_ATTRIBUTES || !(attrs & FILE_ATTRIBUTE_DIRECTORY)) {
+      return Error{"cannot change to directory " + options.cwd + ": " + win32::message(GetLastError()), 0};
+    }
+  }
+  std::wstring command_line;
+  for (const auto& arg : options.argv) {
+    if (!command_line.empty()) command_line += L' ';
+    command_line += quote_argument(win32::widen(arg));
+  }
+  std::wstring env;
+  if (!options.env.empty()) env = environment_block(options.env);
+
+  std::vector<Handle> keep;  // inheritable duplicates, closed once the child has its copies
+  Handle null_input;
+  HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
+  if (options.stdin_null) {
+    SECURITY_ATTRIBUTES sa{sizeof sa, nullptr, FALSE};
+    null_input = Handle(CreateFileW(L"NUL", GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE, &sa,
+                                    OPEN_EXISTING, 0, nullptr));
+    in = null_input.get();
+  }
+  HANDLE out = options.stdout_to != kInvalidHandle ? win32::to_handle(options.stdout_to) : GetStdHandle(STD_OUTPUT_HANDLE);
+  HANDLE err = options.stderr_to != kInvalidHandle ? win32::to_handle(options.stderr_to) : GetStdHandle(STD_ERROR_HANDLE);
+
+  STARTUPINFOEXW si{};
+  si.StartupInfo.cb = sizeof si;
+  si.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
+  si.StartupInfo.hStdInput = inheritable(in, keep);
+  si.StartupInfo.hStdOutput = inheritable(out, keep);
+  si.StartupInfo.hStdError = inheritable(err, keep);
+  for (NativeHandle h : options.inherit) inheritable(win32::to_handle(h), keep);
+  std::vector<HANDLE> handle_list;
+  for (const auto& h : keep) handle_list.push_back(h.get());
+
+  SIZE_T attr_size = 0;
+  InitializeProcThreadAttributeList(nullptr, 1, 0, &attr_size);
+  std::vector<unsigned char> attr_buffer(attr_size);
+  auto* attrs = reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(attr_buffer.data());
+  if (!InitializeProcThreadAttributeList(attrs, 1, 0, &attr_size)) {
+    return win32::error("cannot prepare to start " + program, GetLastError());
+  }
+  if (!handle_list.empty() &&
+      !UpdateProcThreadAttribute(attrs, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, handle_list.data(),
+                                 handle_list.size() * sizeof(HANDLE), nullptr, nullptr)) {
+    DeleteProcThreadAttributeList(attrs);
+    return win32::error("cannot prepare to start " + program, GetLastError());
+  }
+  si.lpAttributeList = attrs;
+
+  DWORD flags = EXTENDED_STARTUPINFO_PRESENT | CREATE_UNICODE_ENVIRONMENT | CREATE_SUSPENDED;
+  if (options.own_process_group) flags |= CREATE_NEW_PROCESS_GROUP;
+  PROCESS_INFORMATION pi{};
+  const std::wstring cwd = win32::widen(options.cwd);
+  const BOOL created = CreateProcessW(nullptr, command_line.data(), nullptr, nullptr, TRUE, flags,
+                                      env.empty() ? nullptr : env.data(), cwd.empty() ? nullptr : cwd.c_str(),
+                                      &si.StartupInfo, &pi);
+  const DWORD create_error = GetLastError();
+  DeleteProcThreadAttributeList(attrs);
+  if (!created) {
+    Error e = win32::error(program, create_error);
+    if (e.sys_errno == ENOENT) e.message = program + ": command not found (not in PATH, or no such file)";
+    if (e.sys_errno == EACCES) e.message += " (is it an executable?)";
+    return e;
+  }
+  Handle thread(pi.hThread);
+  Handle process(pi.hProcess);
+
+  Handle job(CreateJobObjectW(nullptr, nullptr));
+  if (job) {
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits{};
+    if (options.stop_with_parent) limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+    SetInformationJobObject(job.get(), JobObjectExtendedLimitInformation, &limits, sizeof limits);
+    if (!AssignProcessToJobObject(job.get(), process.get())) job.reset();
+  }
+  ResumeThread(thread.get());
+
+  ProcessId id{static_cast<Pid>(pi.dwProcessId), 0};
+  FILETIME start, exited, kernel, user;
+  if (GetProcessTimes(process.get(), &start, &exited, &kernel, &user)) id.start = win32::to_u64(start);
+  return Child(id, win32::from_handle(process.release()), win32::from_handle(job.release()));
+}
+
+Status send_signal(const Child& child, Signal signal, bool whole_group) {
+  if (signal == Signal::kKill) {
+    const bool done = whole_group && child.group() != kInvalidHandle
+                          ? TerminateJobObject(win32::to_handle(child.group()), kKilledExitCode)
+                          : TerminateProcess(win32::to_handle(child.handle()), kKilledExitCode);
+    if (!done && GetLastError() != ERROR_ACCESS_DENIED) {  // denied: it has exited already
+      return win32::error("cannot kill PID " + std::to_string(child.pid()), GetLastError());
+    }
+    return {};
+  }
+  if (signal == Signal::kUser1 || signal == Signal::kUser2) return {};  // no such thing on Windows
+  return ask_to_stop(static_cast<DWORD>(child.pid()));
+}
+
+Result<bool> signal_process_if_same(const ProcessId& id, Signal signal, bool) {
+  Handle h(OpenProcess(PROCESS_TERMINATE | SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE,
+                       static_cast<DWORD>(id.pid)));
+  if (!h) {
+    if (GetLastError() == ERROR_INVALID_PARAMETER) return false;  // no such process
+    return win32::error("cannot open PID " + std::to_string(id.pid), GetLastError());
+  }
+  FILETIME created, exited, kernel, user;
+  if (!GetProcessTimes(h.get(), &created, &exited, &kernel, &user) || win32::to_u64(created) != id.start ||
+      WaitForSingleObject(h.get(), 0) != WAIT_TIMEOUT) {
+    return false;  // gone, or another process has the PID now
+  }
+  if (signal == Signal::kKill) {
+    // No process groups to kill on Windows: a supervisor's programs sit in jobs that close
+    // (killing them) when the supervisor dies.
+    if (!TerminateProcess(h.get(), kKilledExitCode)) {
+      return win32::error("cannot kill PID " + std::to_string(id.pid), GetLastError());
+    }
+    return true;
+  }
+  if (signal == Signal::kUser1 || signal == Signal::kUser2) return false;
+  Status asked = ask_to_stop(static_cast<DWORD>(id.pid));
+  if (!asked) return asked.error();
+  return true;
+}
+
+Result<bool> request_program_stop(const ProcessId& id, const std::string& program) {
+  if (!is_running(id)) return false;
+  Handle event(OpenEventW(EVENT_MODIFY_STATE, FALSE,
+                          win32::stop_event_name(static_cast<unsigned long>(id.pid), program_stop_token(program)).c_str()));
+  if (!event) {
+    return win32::error("cannot ask PID " + std::to_string(id.pid) + " to stop " + program, GetLastError());
+  }
+  SetEvent(event.get());
+  return true;
+}
+
+}  // namespace qc

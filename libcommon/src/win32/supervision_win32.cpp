@@ -1,0 +1,60 @@
+// The Windows parts of supervision.hpp: output pipes, read by a thread each (anonymous pipes
+// cannot be waited on), which writes whole lines to the program's log file.
+#include "line_writer.hpp"
+#include "qc/supervision.hpp"
+#include "win32_util.hpp"
+
+namespace qc {
+
+Result<Pipe> make_output_pipe() {
+  HANDLE read_end = nullptr, write_end = nullptr;
+  if (!CreatePipe(&read_end, &write_end, nullptr, 0)) {
+    return win32::error("cannot create a pipe", GetLastError());
+  }
+  return Pipe{win32::from_handle(read_end), win32::from_handle(write_end)};
+}
+
+void close_handle(NativeHandle handle) {
+  if (handle != kInvalidHandle) CloseHandle(win32::to_handle(handle));
+}
+
+struct OutputPump::Impl {
+  HANDLE read_end;
+  LineWriter lines;
+  HANDLE reader = nullptr;  // a Windows thread, so that it can be waited on and cancelled
+
+  static DWORD WINAPI read_all(LPVOID context) {
+    auto* impl = static_cast<Impl*>(context);
+    char buf[16384];
+    DWORD n = 0;
+    while (ReadFile(impl->read_end, buf, sizeof buf, &n, nullptr) && n > 0) impl->lines.append(buf, n);
+    impl->lines.flush();  // end of file: every writer is gone
+    return 0;
+  }
+};
+
+OutputPump::OutputPump(NativeHandle read_end, std::shared_ptr<log::File> file)
+    : impl_(new Impl{win32::to_handle(read_end), LineWriter(std::move(file))}) {
+  impl_->reader = CreateThread(nullptr, 0, Impl::read_all, impl_.get(), 0, nullptr);
+}
+
+OutputPump::~OutputPump() {
+  flush();
+  CloseHandle(impl_->read_end);
+}
+
+NativeHandle OutputPump::handle() const { return kInvalidHandle; }  // the thread reads
+
+bool OutputPump::drain() { return true; }
+
+void OutputPump::flush() {
+  if (impl_->reader == nullptr) return;
+  // Normally every writer has closed its end by now and the reader is finishing; a straggler
+  // that kept the pipe open must not hold us up.
+  if (WaitForSingleObject(impl_->reader, 2000) == WAIT_TIMEOUT) CancelSynchronousIo(impl_->reader);
+  WaitForSingleObject(impl_->reader, INFINITE);
+  CloseHandle(impl_->reader);
+  impl_->reader = nullptr;
+}
+
+}  // namespace qc

@@ -1,0 +1,287 @@
+"""The .exe files under Wine (issue 6): what the native suites prove, wherever Wine implements
+the Win32 calls. Run by the Windows build's CTest with QC_RUNNER (the wine-run script),
+QC_EXE_SUFFIX=.exe and QC_BIN_DIR. Windows PIDs are not Linux PIDs here, so these tests read
+process state through the tools and qc-testhelper.exe, never through /proc; a Windows
+process started by the test is itself a Linux process, so SIGKILL to it is a crash.
+
+Not testable under Wine (it has no console under CI, see WINDOWS.md): Ctrl+Break to a
+foreign process group. Tests that would need it say so and are skipped.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import unittest
+
+from qctest import BIN_DIR, EXE_SUFFIX, PYTHON, QcTestCase, helper, read_text, tool, wait_until
+
+ON_WINE = EXE_SUFFIX == ".exe"
+
+
+def wpath(path):
+    """The Windows view of a Unix path under Wine (drive Z: is /)."""
+    return "Z:" + os.path.abspath(path)
+
+
+def helper_exe():
+    return wpath(os.path.join(BIN_DIR, "qc-testhelper" + EXE_SUFFIX))
+
+
+@unittest.skipUnless(ON_WINE, "the Windows suite runs from the Windows build (make test-windows)")
+class WineTestCase(QcTestCase):
+    def setUp(self):
+        super().setUp()
+        os.makedirs(self.lock_dir)
+        self.env = dict(os.environ, QC_LOCK_DIR=wpath(self.lock_dir), WINEDEBUG="-all",
+                        WINEPREFIX=os.environ.get("QC_WINE_PREFIX", ""))
+
+    def th(self, *args):
+        """A qc-testhelper.exe command line, as a qc tool's COMMAND."""
+        return [helper_exe()] + [str(a) for a in args]
+
+    def alive(self, windows_pid):
+        return subprocess.run(tool("qc-testhelper") + ["alive", str(windows_pid)], env=self.env,
+                              capture_output=True, timeout=60).returncode == 0
+
+    def wait_record(self, name, timeout=60):
+        return wait_until(lambda: (self.read_record(name) or {}).get("child_pid") and self.read_record(name),
+                          timeout, message="%s's child" % name)
+
+
+class WindowsLockTest(WineTestCase):
+    CONTENDERS = 8
+    ROUNDS = 20
+
+    def test_race_has_one_holder_and_one_winner_per_round(self):
+        for round_no in range(self.ROUNDS):
+            work = self.path("round%d" % round_no)
+            os.makedirs(work)
+            gate = os.path.join(work, "gate")
+            contenders = []
+            for i in range(self.CONTENDERS):
+                argv = tool("qc-testhelper") + ["gate", wpath(gate)] + [wpath(tool("qc-lock")[-1])] + \
+                       ["RACE", "--"] + self.th("inside", wpath(work))
+                contenders.append(self.start(argv, stderr=subprocess.PIPE, text=True))
+            # Every contender waits at the gate; opening it starts them all at once.
+            wait_until(lambda: len([f for f in os.listdir(work) if f.endswith(".ready")]) == self.CONTENDERS,
+                       timeout=120, message="every contender at the gate")
+            open(gate, "w").close()
+            wait_until(lambda: sum(p.poll() is not None for p in contenders) >= self.CONTENDERS - 1,
+                       timeout=120, message="the losers")
+            codes = [p.poll() for p in contenders]
+            self.assertEqual(codes.count(75), self.CONTENDERS - 1, (round_no, codes))
+            open(os.path.join(work, "release"), "w").close()
+            for p in contenders:
+                p.wait(timeout=60)
+            codes = [p.returncode for p in contenders]
+            self.assertEqual(codes.count(0), 1, (round_no, codes))
+            self.assertFalse(os.path.exists(os.path.join(work, "violations")), "two holders at once")
+            self.assertEqual(len(read_text(os.path.join(work, "winners")).split()), 1)
+            loser = next(p for p in contenders if p.returncode == 75)
+            self.assertIn("RACE is held by PID", loser.stderr.read())
+
+    def test_a_killed_holder_frees_the_name(self):
+        wrapper = self.start_tool("qc-lock", "K", "--", *self.th("sleep", 1000))
+        record = self.wait_record("K")
+        self.assertTrue(self.alive(record["child_pid"]))
+        os.kill(wrapper.pid, signal.SIGKILL)
+        wrapper.wait()
+        # The command dies with its job (kill on close), and with it the last handle.
+        wait_until(lambda: not self.alive(record["child_pid"]), timeout=30, message="the command to die")
+        wait_until(lambda: self.run_tool("qc-lock", "--check", "K").returncode == 0, timeout=30,
+                   message="the name to be free")
+        self.assertEqual(self.run_tool("qc-lock", "K", "--", *self.th("exit", 0)).returncode, 0)
+
+    def test_while_the_command_lives_the_name_is_held(self):
+        wrapper = self.start_tool("qc-lock", "H", "--", *self.th("sleep", 1000))
+        record = self.wait_record("H")
+        r = self.run_tool("qc-lock", "--check", "H")
+        self.assertEqual(r.returncode, 75)
+        self.assertIn("H is held by PID %d" % record["pid"], r.stderr)
+        rows = self.ps_json()
+        self.assertEqual([(row["name"], row["state"], row["child_pid"]) for row in rows],
+                         [("H", "running", record["child_pid"])])
+        os.kill(wrapper.pid, signal.SIGKILL)
+        wrapper.wait()
+
+    def test_exit_codes_and_the_holder_message(self):
+        self.assertEqual(self.run_tool("qc-lock", "A", "--", *self.th("exit", 7)).returncode, 7)
+        r = self.run_tool("qc-lock", "A", "--", "no-such-command-qc.exe")
+        self.assertEqual(r.returncode, 127)
+        self.assertIn("no-such-command-qc.exe", r.stderr)
+        r = self.run_tool("qc-lock", "--account", "212000584", "BRAIN_ATLAS", "--",
+                          wpath(tool("qc-lock")[-1]), "BRAIN_ATLAS", "--", *self.th("exit", 0))
+        self.assertEqual(r.returncode, 75)
+        self.assertRegex(r.stderr, r"BRAIN_ATLAS is held by PID \d+ \(account 212000584, host \S+, since "
+                                   r"\d{4}-\d\d-\d\dT[\d:.]+[+-]\d\d:\d\d, command: .*\); stop it with: "
+                                   r"qc-shutdown BRAIN_ATLAS")
+        r = self.run_tool("qc-lock", "A", "--", wpath(tool("qc-lock")[-1]), "-E", "42", "A", "--",
+                          *self.th("exit", 0))
+        self.assertEqual(r.returncode, 42)
+        self.assertEqual(self.run_tool("qc-lock", "../x", "--", *self.th("exit", 0)).returncode, 64)
+        self.assertEqual(os.listdir(self.lock_dir), [])
+
+
+class WindowsToolsTest(WineTestCase):
+    def test_ps_formats(self):
+        wrapper = self.start_tool("qc-lock", "--account", "113326", "P", "--", *self.th("sleep", 1000))
+        record = self.wait_record("P")
+        self.write_lock_file("OLD", "")
+        table = self.run_tool("qc-ps").stdout.splitlines()
+        self.assertEqual(table[0].split(), ["NAME", "STATE", "PID", "CHILD", "ACCOUNT", "HOST", "UPTIME",
+                                            "RESTARTS", "COMMAND"])
+        self.assertEqual(table[1].split()[:5], ["P", "running", str(record["pid"]), str(record["child_pid"]),
+                                                "113326"])
+        tsv = self.run_tool("qc-ps", "--all", "--tsv").stdout.splitlines()
+        self.assertEqual([line.split("\t")[0] for line in tsv[1:]], ["OLD", "P"])
+        rows = self.ps_json("--all")
+        self.assertEqual([(r["name"], r["state"]) for r in rows], [("OLD", "stale"), ("P", "running")])
+        self.assertEqual(self.run_tool("qc-ps", "-q").stdout.split(), [str(record["pid"])])
+        os.kill(wrapper.pid, signal.SIGKILL)
+        wrapper.wait()
+
+    def test_clear_stale_and_version(self):
+        self.write_lock_file("OLD", "garbage")
+        r = self.run_tool("qc-lock", "--clear-stale")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("removed 1 lock file", r.stderr)
+        self.assertRegex(self.run_tool("qc-ps", "--version").stdout.strip(), r"^qc-ps \d+\.\d+\.\d+$")
+
+
+class WindowsSupervisionTest(WineTestCase):
+    def test_qc_run_counts_and_caps_restarts(self):
+        runs = self.path("runs")
+        r = self.run_tool("qc-run", "--max-restarts", "3", "--backoff", "0.01,0.05", "--json", "F", "--",
+                          *self.th("stamp", wpath(runs)), timeout=120)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(len(read_text(runs).split()), 4)
+        events = [json.loads(l)["event"] for l in r.stdout.splitlines()]
+        self.assertEqual(events[-1], "gave_up")
+        self.assertEqual(os.listdir(self.lock_dir), [])
+
+    def config(self, programs):
+        cfg = {"ACCOUNTS": {}, "LAUNCH": {"lock_dir": wpath(self.lock_dir), "log_dir": wpath(self.path("logs")),
+                                          "programs": programs}}
+        path = self.path("MASTER_CONFIG.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        return wpath(path)
+
+    def test_qc_launch_starts_in_order_and_qc_shutdown_stops_in_reverse(self):
+        stamps = self.path("stamps")
+        names = ["FIRST", "SECOND", "THIRD"]
+        cfg = self.config([{"name": n, "command": self.th("stamp", wpath(stamps), "hold"),
+                            "stop_timeout_s": 0.5} for n in names])
+        launch = self.start_tool("qc-launch", "--json", cfg, stdout=subprocess.PIPE, text=True)
+        wait_until(lambda: len(read_text(stamps).split()) == 3, timeout=60, message="three programs")
+        rows = {r["name"]: r["state"] for r in self.ps_json()}
+        self.assertEqual(rows, {"FIRST": "running", "SECOND": "running", "THIRD": "running",
+                                "MASTER_LAUNCH": "running"})
+        r = self.run_tool("qc-shutdown", "--yes", "--timeout", "30", timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(launch.wait(timeout=60), 0)
+        events = [json.loads(l) for l in launch.stdout.read().splitlines()]
+        started = [e["name"] for e in events if e["event"] == "started"]
+        stopped = [e["name"] for e in events if e["event"] == "stopped"]
+        self.assertEqual(started, names)
+        self.assertEqual(stopped, list(reversed(names)))
+        for pid in read_text(stamps).split():
+            self.assertFalse(self.alive(pid))
+        self.assertEqual(os.listdir(self.lock_dir), [])
+
+    def test_a_killed_orchestrator_takes_its_programs_with_it(self):
+        stamps = self.path("stamps")
+        cfg = self.config([{"name": "JOBBED", "command": self.th("stamp", wpath(stamps), "hold")}])
+        launch = self.start_tool("qc-launch", cfg)
+        pid = wait_until(lambda: read_text(stamps).split(), timeout=60, message="the program")[0]
+        os.kill(launch.pid, signal.SIGKILL)
+        launch.wait()
+        wait_until(lambda: not self.alive(pid), timeout=30, message="the program to die with its job")
+        wait_until(lambda: self.run_tool("qc-lock", "--check", "JOBBED").returncode == 0, timeout=30,
+                   message="the name to be free")
+
+
+class WindowsHeartbeatTest(WineTestCase):
+    def peer(self, mode):
+        d = self.path("peer-" + mode)
+        os.makedirs(d)
+        self.start(helper("zmq_peer.py") + [mode, d])
+        return "tcp://127.0.0.1:%s" % wait_until(lambda: read_text(os.path.join(d, "port")), message="peer")
+
+    def test_the_probe_against_a_native_pyzmq_peer(self):
+        r = self.run_tool("qc-heartbeat", self.peer("correct"), timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn('service="MT5 Gateway"', r.stdout)
+        r = self.run_tool("qc-heartbeat", "-t", "2", self.peer("error"), timeout=60)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("Gateway not ready", r.stdout)
+
+    def test_the_responder_answers_a_native_pyzmq_client(self):
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        endpoint = "tcp://127.0.0.1:%d" % port
+        server = self.start_tool("qc-heartbeat", "--serve", endpoint, "--service", "MT5 Gateway")
+        script = ("import json, sys, zmq\n"
+                  "s = zmq.Context().socket(zmq.REQ); s.setsockopt(zmq.LINGER, 0); s.connect(sys.argv[1])\n"
+                  "s.send_string(json.dumps({'action': 'HEARTBEAT', 'req_id': 'w1', 'timestamp': 1.0, 'payload': {}}))\n"
+                  "print(s.recv_string() if s.poll(20000) else 'timeout')\n")
+        r = subprocess.run([PYTHON, "-c", script, endpoint], capture_output=True, text=True, timeout=60)
+        reply = json.loads(r.stdout)
+        self.assertEqual((reply["status"], reply["req_id"]), ("SUCCESS", "w1"))
+        self.assertEqual(reply["data"]["service"], "MT5 Gateway")
+        # Stopped through its named stop event, as qc-shutdown stops our own tools.
+        os.kill(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+class WindowsBatchTest(WineTestCase):
+    BATCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "batch")
+
+    def cmd(self, script, *args, input=None):
+        env = dict(self.env, QC_NOPAUSE="1", QC_BIN=wpath(BIN_DIR))
+        argv = [os.environ.get("QC_RUNNER", "wine"), "cmd", "/c", wpath(os.path.join(self.BATCH, script))] + list(args)
+        return subprocess.run(argv, env=env, input=input, capture_output=True, text=True, timeout=180,
+                              cwd=self.tmp, start_new_session=True)
+
+    def test_master_launch_refuses_when_a_lock_is_held(self):
+        holder = self.start_tool("qc-lock", "BRAIN_X", "--", *self.th("sleep", 1000))
+        self.wait_record("BRAIN_X")
+        cfg = self.path("MASTER_CONFIG.json")
+        with open(cfg, "w") as f:
+            json.dump({"ACCOUNTS": {}, "LAUNCH": {"lock_dir": wpath(self.lock_dir),
+                                                  "programs": [{"name": "BRAIN_X", "command": self.th("sleep", 1)}]}}, f)
+        r = self.cmd("MASTER_LAUNCH.bat", wpath(cfg))
+        self.assertEqual(r.returncode, 75, r.stdout + r.stderr)
+        self.assertIn("BRAIN_X is held", r.stdout + r.stderr)
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+
+    def test_check_processes_lists_what_runs(self):
+        holder = self.start_tool("qc-lock", "LISTED", "--", *self.th("sleep", 1000))
+        self.wait_record("LISTED")
+        r = self.cmd("CHECK_PROCESSES.bat")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("LISTED", r.stdout)
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+
+    def test_safe_shutdown_with_its_confirmation_answered_stops_everything(self):
+        holders = [self.start_tool("qc-lock", "SAFE%d" % i, "--", *self.th("sleep", 1000)) for i in range(2)]
+        records = [self.wait_record("SAFE%d" % i) for i in range(2)]
+        r = self.cmd("SAFE_SHUTDOWN.bat", input="YES\n")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        for h in holders:
+            h.wait(timeout=60)
+        for rec in records:
+            self.assertFalse(self.alive(rec["child_pid"]))
+        self.assertEqual(os.listdir(self.lock_dir), [])
+        r = self.cmd("SAFE_SHUTDOWN.bat", input="no\n")
+        self.assertEqual(r.returncode, 0, "nothing left to stop: no question asked")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,89 @@
+// Lock properties that need POSIX facilities to observe (inotify).
+#include <gtest/gtest.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "lock_file.hpp"
+#include "qc/lock.hpp"
+#include "qc/names.hpp"
+
+namespace qc {
+namespace {
+
+namespace fs = std::filesystem;
+
+class LockPosixTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) / ("qc_lock_posix_test_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string dir() const { return dir_.string(); }
+  std::string path(const std::string& name) const { return lock_file_path(dir(), name); }
+  void write(const std::string& name, const std::string& contents) const {
+    std::ofstream(path(name)) << contents;
+  }
+  fs::path dir_;
+};
+
+TEST_F(LockPosixTest, ObserversOpenReadOnlySoTheyCannotTakeTheLock) {
+  // A write lock needs a descriptor open for writing; an observer that opened one would
+  // show up as IN_CLOSE_WRITE. Observers must only ever produce IN_CLOSE_NOWRITE.
+  write("A", "{}");
+  const int watch = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  ASSERT_GE(watch, 0);
+  ASSERT_GE(::inotify_add_watch(watch, dir().c_str(), IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_MODIFY),
+            0);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(probe_lock(path("A")));
+    ASSERT_TRUE(read_lock_file(path("A")));
+  }
+  int read_only_closes = 0;
+  alignas(inotify_event) char buf[4096];
+  for (ssize_t n; (n = ::read(watch, buf, sizeof buf)) > 0;) {
+    for (char* p = buf; p < buf + n;) {
+      auto* ev = reinterpret_cast<inotify_event*>(p);
+      EXPECT_EQ(ev->mask & (IN_CLOSE_WRITE | IN_MODIFY), 0u) << "an observer opened for writing";
+      if (ev->mask & IN_CLOSE_NOWRITE) ++read_only_closes;
+      p += sizeof(inotify_event) + ev->len;
+    }
+  }
+  ::close(watch);
+  EXPECT_GE(read_only_closes, 1);  // identical consecutive events are coalesced
+}
+
+LockRecord record_for(const std::string& tool) {
+  LockRecord r;
+  r.tool = tool;
+  r.command = {"true"};
+  return r;
+}
+
+// POSIX unlink semantics: the name is free for a newcomer the moment it is unlinked (Windows
+// keeps a file that is open pending deletion until its last handle closes).
+TEST_F(LockPosixTest, AnAcquirerThatLockedAnUnlinkedFileRetries) {
+  // Between our open and our lock, the holder releases (unlinks) and a newcomer takes the
+  // name on a fresh file. Locking the unlinked file must not count: the newcomer holds it.
+  std::optional<HeldLock> newcomer;
+  int calls = 0;
+  AcquireOptions options;
+  options.after_open_for_test = [&](const std::string& p) {
+    if (++calls != 1) return;
+    ASSERT_EQ(::unlink(p.c_str()), 0);
+    auto taken = acquire_lock(dir(), "A", record_for("newcomer"));
+    ASSERT_TRUE(std::holds_alternative<HeldLock>(taken));
+    newcomer.emplace(std::move(std::get<HeldLock>(taken)));
+  };
+  auto result = acquire_lock(dir(), "A", record_for("late"), options);
+  EXPECT_EQ(calls, 2);
+  ASSERT_TRUE(std::holds_alternative<LockConflict>(result));
+  EXPECT_EQ(std::get<LockConflict>(result).holder->tool, "newcomer");
+}
+
+}  // namespace
+}  // namespace qc

@@ -1,0 +1,96 @@
+/* qc-testhelper.exe: a stand-in program for qc's black-box tests under Wine.
+ *   sleep SECONDS          sleep, then exit 0
+ *   exit CODE              exit with CODE
+ *   stamp FILE [hold]      append "<pid>\n" to FILE; with hold, then wait forever
+ *   gate FILE CMD [ARG...] create FILE.<pid>.ready, wait until FILE exists, then run CMD and
+ *                          exit with its status
+ *   inside DIR             the race's critical section: create DIR\inside (or note a
+ *                          VIOLATION), append our PID to DIR\winners, wait for DIR\release,
+ *                          remove DIR\inside
+ *   alive PID              exit 0 when process PID runs, 1 when it does not
+ *   ready FILE             create FILE, then wait forever
+ * Waiting for a file polls every 5 ms: this is a fake workload, not product code. */
+#include <windows.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void append(const char* path, const char* text) {
+  FILE* f = fopen(path, "a");
+  if (f) {
+    fputs(text, f);
+    fclose(f);
+  }
+}
+
+static void wait_for_file(const char* path) {
+  while (GetFileAttributesA(path) == INVALID_FILE_ATTRIBUTES) Sleep(5);
+}
+
+static int run(int argc, char** argv) {
+  char line[32768] = "";
+  for (int i = 0; i < argc; ++i) {
+    if (i) strcat(line, " ");
+    strcat(line, "\"");
+    strcat(line, argv[i]);
+    strcat(line, "\"");
+  }
+  STARTUPINFOA si = {sizeof si};
+  PROCESS_INFORMATION pi;
+  if (!CreateProcessA(NULL, line, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) return 127;
+  WaitForSingleObject(pi.hProcess, INFINITE);
+  DWORD code = 0;
+  GetExitCodeProcess(pi.hProcess, &code);
+  return (int)code;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) return 2;
+  const char* mode = argv[1];
+  char buf[MAX_PATH * 2];
+  if (!strcmp(mode, "sleep") && argc > 2) {
+    Sleep((DWORD)(atof(argv[2]) * 1000));
+    return 0;
+  }
+  if (!strcmp(mode, "exit") && argc > 2) return atoi(argv[2]);
+  if (!strcmp(mode, "stamp") && argc > 2) {
+    snprintf(buf, sizeof buf, "%lu\n", GetCurrentProcessId());
+    append(argv[2], buf);
+    if (argc > 3 && !strcmp(argv[3], "hold")) Sleep(INFINITE);
+    return 1;
+  }
+  if (!strcmp(mode, "gate") && argc > 3) {
+    snprintf(buf, sizeof buf, "%s.%lu.ready", argv[2], GetCurrentProcessId());
+    append(buf, "ready\n");
+    wait_for_file(argv[2]);
+    return run(argc - 3, argv + 3);
+  }
+  if (!strcmp(mode, "inside") && argc > 2) {
+    snprintf(buf, sizeof buf, "%s\\inside", argv[2]);
+    char note[MAX_PATH * 2];
+    if (!CreateDirectoryA(buf, NULL)) {
+      snprintf(note, sizeof note, "%s\\violations", argv[2]);
+      append(note, "VIOLATION\n");
+    }
+    snprintf(note, sizeof note, "%s\\winners", argv[2]);
+    char pid[32];
+    snprintf(pid, sizeof pid, "%lu\n", GetCurrentProcessId());
+    append(note, pid);
+    snprintf(note, sizeof note, "%s\\release", argv[2]);
+    wait_for_file(note);
+    RemoveDirectoryA(buf);
+    return 0;
+  }
+  if (!strcmp(mode, "alive") && argc > 2) {
+    HANDLE h = OpenProcess(SYNCHRONIZE, FALSE, (DWORD)strtoul(argv[2], NULL, 10));
+    if (!h) return 1;
+    int running = WaitForSingleObject(h, 0) == WAIT_TIMEOUT;
+    CloseHandle(h);
+    return running ? 0 : 1;
+  }
+  if (!strcmp(mode, "ready") && argc > 2) {
+    append(argv[2], "ready\n");
+    Sleep(INFINITE);
+  }
+  return 2;
+}
