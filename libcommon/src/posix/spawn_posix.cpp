@@ -79,18 +79,43 @@ struct ChildPlan {
   const std::vector<std::string>* candidates;
   const char* cwd;
   sigset_t child_mask;
-  // Written by the child when it fails; the parent reads them after clone returns.
+  // Written by the child when it fails; the parent reads them after clone returns (or from
+  // report_fd when the child is a fork and shares no memory with us).
   int stage;
   int err;
+  int report_fd;
 };
 
-[[noreturn]] void fail_in_child(ChildPlan& plan, int stage, int err) {
+// Sanitizer runtimes keep per-thread state that a child sharing our memory and TLS would
+// update as if it were our thread (TSan then reports races that are not there): sanitized
+// builds fork instead, and the child reports through a close-on-exec pipe.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kShareMemoryWithChild = false;
+#else
+constexpr bool kShareMemoryWithChild = true;
+#endif
+
+// The child runs on a stack of its own in our memory until it execs: sanitizer runtimes
+// would take that stack for ours (and what they record there would corrupt ours), so the
+// child's code is not instrumented. It makes async-signal-safe calls only.
+#if defined(__clang__)
+#define QC_CHILD_CODE __attribute__((no_sanitize("address", "thread", "undefined")))
+#else
+#define QC_CHILD_CODE __attribute__((no_sanitize_address, no_sanitize_thread, no_sanitize_undefined))
+#endif
+
+[[noreturn]] QC_CHILD_CODE void fail_in_child(ChildPlan& plan, int stage, int err) {
   plan.stage = stage;
   plan.err = err;
+  if (plan.report_fd >= 0) {
+    const int report[2] = {stage, err};
+    ssize_t ignored = ::write(plan.report_fd, report, sizeof report);
+    (void)ignored;
+  }
   ::_exit(127);
 }
 
-int child_main(void* arg) {
+QC_CHILD_CODE int child_main(void* arg) {
   ChildPlan& plan = *static_cast<ChildPlan*>(arg);
   const SpawnOptions& options = *plan.options;
   if (options.own_process_group) ::setpgid(0, 0);
@@ -187,7 +212,13 @@ Result<Child> spawn_process(const SpawnOptions& options) {
   plan.candidates = &candidates;
   plan.cwd = cwd;
   plan.stage = -1;
+  plan.report_fd = -1;
   ::sigemptyset(&plan.child_mask);
+  int report[2] = {-1, -1};
+  if (!kShareMemoryWithChild) {
+    if (::pipe2(report, O_CLOEXEC) != 0) return os_error("cannot create a pipe", errno);
+    plan.report_fd = report[1];
+  }
 
   // All signals stay blocked across clone, so that nothing runs in the child before it has
   // reset its dispositions; it unblocks them just before exec.
@@ -204,10 +235,29 @@ Result<Child> spawn_process(const SpawnOptions& options) {
     return os_error("cannot map a stack for a new process", err);
   }
   char* stack_top = static_cast<char*>(stack) + kStackSize;  // x86 and arm stacks grow down
-  const pid_t pid = ::clone(child_main, stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, &plan);
+  pid_t pid;
+  if (kShareMemoryWithChild) {
+    pid = ::clone(child_main, stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, &plan);
+  } else {
+    pid = ::fork();
+    if (pid == 0) child_main(&plan);  // does not return
+  }
   const int clone_errno = errno;
   ::munmap(stack, kStackSize);
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  if (!kShareMemoryWithChild) {
+    ::close(report[1]);
+    int failure[2];
+    ssize_t n;
+    do {
+      n = ::read(report[0], failure, sizeof failure);
+    } while (n < 0 && errno == EINTR);
+    ::close(report[0]);
+    if (n == static_cast<ssize_t>(sizeof failure)) {
+      plan.stage = failure[0];
+      plan.err = failure[1];
+    }
+  }
   if (pid < 0) return os_error("cannot start a process", clone_errno);
   if (options.own_process_group) ::setpgid(pid, pid);  // both sides: no race with signals
 
@@ -247,19 +297,28 @@ Status send_signal(const Child& child, Signal signal, bool whole_group) {
   return {};
 }
 
-Result<bool> signal_process_if_same(const ProcessId& id, Signal signal, bool whole_group) {
-  // A pidfd pins the process: once its start token is checked through it, the signal cannot
-  // reach a newcomer that inherited the PID.
+// A pidfd for `id` if it still runs with its start token (-1 when it is gone or another
+// process now). A pidfd pins the process: once the token is checked after opening it, a
+// signal through it cannot reach a newcomer that inherited the PID.
+Result<int> pidfd_if_same(const ProcessId& id) {
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(id.pid), 0));
   if (pidfd < 0) {
-    if (errno == ESRCH) return false;
+    if (errno == ESRCH) return -1;
     return os_error("cannot open PID " + std::to_string(id.pid), errno);
   }
   auto info = inspect_process(id.pid);
   if (!info || !info->running || info->start != id.start) {
     ::close(pidfd);
-    return false;
+    return -1;
   }
+  return pidfd;
+}
+
+Result<bool> signal_process_if_same(const ProcessId& id, Signal signal, bool whole_group) {
+  auto opened = pidfd_if_same(id);
+  if (!opened) return opened.error();
+  const int pidfd = *opened;
+  if (pidfd < 0) return false;
   const int signo = to_posix(signal);
   int rc;
   if (whole_group && ::getpgid(static_cast<pid_t>(id.pid)) == static_cast<pid_t>(id.pid)) {
@@ -279,16 +338,10 @@ Result<bool> signal_process_if_same(const ProcessId& id, Signal signal, bool who
 }
 
 Result<bool> request_program_stop(const ProcessId& id, const std::string& program) {
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(id.pid), 0));
-  if (pidfd < 0) {
-    if (errno == ESRCH) return false;
-    return os_error("cannot open PID " + std::to_string(id.pid), errno);
-  }
-  auto info = inspect_process(id.pid);
-  if (!info || !info->running || info->start != id.start) {
-    ::close(pidfd);
-    return false;
-  }
+  auto opened = pidfd_if_same(id);
+  if (!opened) return opened.error();
+  const int pidfd = *opened;
+  if (pidfd < 0) return false;
   siginfo_t si{};
   si.si_signo = SIGUSR2;
   si.si_code = SI_QUEUE;
