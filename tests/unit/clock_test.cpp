@@ -38,6 +38,15 @@ TEST(Iso8601, ReadsOffsetsZuluAndPythonIsoformat) {
   }
 }
 
+TEST(Iso8601, AYearBeyondTheClockIsRefusedNotOverflowed) {
+  // Regression: fuzz_lock_record found 4052-02-11T11:00:00.123+01:00 overflowing
+  // system_clock's nanoseconds (signed overflow, undefined behaviour).
+  EXPECT_FALSE(parse_iso8601("4052-02-11T11:00:00.123+01:00"));
+  EXPECT_FALSE(parse_iso8601("9999-12-31T23:59:59"));
+  EXPECT_FALSE(parse_iso8601("0001-01-01T00:00:00Z"));
+  EXPECT_TRUE(parse_iso8601("2200-01-01T00:00:00Z"));
+}
+
 TEST(Duration, IsShortAndHuman) {
   using std::chrono::seconds;
   EXPECT_EQ(format_duration(seconds(45)), "45s");
