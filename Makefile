@@ -1,4 +1,5 @@
 # Thin front end over CMake: `make`, `make test`, `make deps`. See README.md.
+SHELL := /bin/bash
 BUILD     ?= build
 GENERATOR ?= $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
@@ -7,7 +8,7 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 DEB_PACKAGES := $(shell grep -v '^\#' .ci/packages.txt)
 
-.PHONY: all build test deps clean bench demo windows test-windows deps-windows
+.PHONY: all build test deps clean bench demo windows test-windows deps-windows asan tsan fuzz soak
 
 all: build
 
@@ -33,6 +34,54 @@ bench: build
 # The demo: qc-launch on examples/demo/MASTER_CONFIG.json in the foreground until Ctrl+C.
 demo: build
 	cd examples/demo && exec ../../$(BUILD)/bin/qc-launch --status-interval 30
+
+# The soak: 50 programs, half crashing, for SOAK_SECONDS (180); see tests/soak/soak.py.
+soak: build
+	python3 tests/soak/soak.py $(BUILD)/bin
+
+# Sanitizers: the whole suite against an instrumented build. Every report goes to a file in
+# $(BUILD)-<kind>/reports; the target fails if there is any, whatever the tests said.
+SAN_OPTIONS_COMMON = print_stacktrace=1:log_path=$(abspath $@-reports)/report
+define sanitized_suite
+	cmake -S . -B $(BUILD)-$(1) -G "$(GENERATOR)" -DQC_SANITIZE=$(2) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+	cmake --build $(BUILD)-$(1) -j $(JOBS)
+	rm -rf $(BUILD)-$(1)/reports && mkdir -p $(BUILD)-$(1)/reports
+	cd $(BUILD)-$(1) && ASAN_OPTIONS=detect_leaks=1:$(3)log_path=$(abspath $(BUILD)-$(1))/reports/asan \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(abspath $(BUILD)-$(1))/reports/ubsan \
+	  TSAN_OPTIONS=second_deadlock_stack=1:suppressions=$(abspath tests/sanitizers/tsan.supp):log_path=$(abspath $(BUILD)-$(1))/reports/tsan \
+	  LSAN_OPTIONS=suppressions=$(abspath tests/sanitizers/lsan.supp) \
+	  QC_TEST_ROUNDS=3 QC_TEST_ACQUIRES=60 \
+	  ctest --output-on-failure -j $(JOBS) --timeout 1200 $(4)
+	@if [ -n "$$(ls $(BUILD)-$(1)/reports)" ]; then \
+	  echo "$(1): sanitizer reports:"; head -50 $(BUILD)-$(1)/reports/*; exit 1; fi
+	@echo "$(1): the whole suite passed with no sanitizer report"
+endef
+
+asan:
+	$(call sanitized_suite,asan,address$(comma)undefined,,)
+
+tsan:
+	$(call sanitized_suite,tsan,thread,,)
+
+comma := ,
+
+# libFuzzer (clang): each target for FUZZ_SECONDS (default 60) from its seed corpus; new
+# inputs go to $(BUILD)-fuzz/work/<target>, crashes to $(BUILD)-fuzz/crash-*. A crash fails
+# the target; keep its input in tests/fuzz/corpus/<target>/ once fixed.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := lock_record protocol launch_config
+fuzz:
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD)-fuzz -G "$(GENERATOR)" -DQC_FUZZ=ON \
+	  -DQC_SANITIZE=address$(comma)undefined -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD)-fuzz -j $(JOBS)
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(BUILD)-fuzz/work/$$t && \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS)s" && \
+	  $(BUILD)-fuzz/bin/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -rss_limit_mb=2048 \
+	    -artifact_prefix=$(abspath $(BUILD)-fuzz)/crash-$$t- $(BUILD)-fuzz/work/$$t tests/fuzz/corpus/$$t \
+	    2>&1 | grep -E "^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)|^==[0-9]+==|^SUMMARY|Test unit written" ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 # Windows: cross-built with mingw-w64, tested under Wine (see README, Windows).
 WIN_BUILD ?= build-win
@@ -66,4 +115,4 @@ test-windows: windows
 	  WINEPREFIX=$(QC_WINE_PREFIX) wineserver -k; exit $$rc
 
 clean:
-	rm -rf $(BUILD) $(WIN_BUILD)
+	rm -rf $(BUILD) $(WIN_BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz

@@ -138,7 +138,10 @@ AcquireResult acquire_lock(const std::string& dir, const std::string& name, Lock
         if (Status s = wait_for_change(deadline, previous); !s) return s.error();
         continue;
       }
-      if (Status s = file->rewrite(serialize_lock_record(record)); !s) return s.error();
+      if (Status s = file->rewrite(serialize_lock_record(record)); !s) {
+        file->unlink_if_ours();  // a full disk: leave no empty file behind
+        return s.error();
+      }
       return HeldLock(std::move(file));
     }
 

@@ -48,7 +48,7 @@ class LockFile {
   LockFile(std::string path, NativeHandle handle) : path_(std::move(path)), handle_(handle) {}
   std::string path_;
   NativeHandle handle_ = kInvalidHandle;  // POSIX: the locked descriptor; Windows: shared, for reading
-  NativeHandle locked_ = kInvalidHandle;  // Windows: the exclusive handle that is the lock
+  [[maybe_unused]] NativeHandle locked_ = kInvalidHandle;  // Windows: the exclusive lock handle
 };
 
 // Whether PATH's OS lock is held, without taking it.

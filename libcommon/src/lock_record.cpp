@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "qc/text.hpp"
+
 namespace qc {
 namespace {
 
@@ -52,6 +54,21 @@ std::optional<ProcessId> LockRecord::child() const {
   return ProcessId{*child_pid, *child_start};
 }
 
+LockRecord own_lock_record(const std::string& name, const std::string& tool,
+                           const std::vector<std::string>& command,
+                           const std::optional<std::string>& account) {
+  LockRecord r;
+  r.name = name;
+  r.pid = current_process().pid;
+  r.pid_start = current_process().start;
+  r.account = account;
+  r.timestamp = iso8601_now();
+  r.host = host_name();
+  r.command = command;
+  r.tool = tool;
+  return r;
+}
+
 std::string serialize_lock_record(const LockRecord& r) {
   ordered_json j;
   j["name"] = r.name;
@@ -71,6 +88,7 @@ std::string serialize_lock_record(const LockRecord& r) {
 }
 
 std::optional<LockRecord> parse_lock_record(std::string_view text) {
+  if (json_nesting_depth(text, kMaxJsonDepth) > kMaxJsonDepth) return std::nullopt;
   json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
   const auto pid = as_int(j, "pid");

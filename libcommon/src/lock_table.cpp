@@ -12,6 +12,7 @@
 #include "lock_file.hpp"
 #include "qc/lock.hpp"
 #include "qc/names.hpp"
+#include "qc/text.hpp"
 
 namespace qc {
 namespace fs = std::filesystem;
@@ -294,18 +295,7 @@ void render_entries(std::ostream& out, const std::vector<LockEntry>& entries,
     case OutputFormat::kTable: {
       std::vector<std::vector<std::string>> table{kHeader};
       for (const auto& v : rows) table.push_back(cells_of(v));
-      std::vector<std::size_t> width(kHeader.size(), 0);
-      for (const auto& r : table) {
-        for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-      }
-      for (const auto& r : table) {
-        std::string line;
-        for (std::size_t i = 0; i < r.size(); ++i) {
-          line += r[i];
-          if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
-        }
-        out << line << '\n';
-      }
+      print_columns(out, table);
       return;
     }
   }

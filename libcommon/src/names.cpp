@@ -20,7 +20,7 @@ bool is_name_char(char c) {
 std::string quoted(const std::string& text) {
   std::string out = "\"";
   for (unsigned char c : text) {
-    if (c < 0x20 || c == 0x7f) {
+    if (c < 0x20 || c >= 0x7f) {  // names are ASCII: show anything else as bytes
       static const char* hex = "0123456789abcdef";
       out += "\\x";
       out += hex[c >> 4];

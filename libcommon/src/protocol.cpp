@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "qc/clock.hpp"
+#include "qc/text.hpp"
 
 namespace qc::protocol {
 namespace {
@@ -43,6 +44,7 @@ std::string new_request_id() {
 }
 
 bool is_json_object(std::string_view text) {
+  if (json_nesting_depth(text, kMaxJsonDepth) > kMaxJsonDepth) return false;
   const json j = json::parse(text.begin(), text.end(), nullptr, false);
   return !j.is_discarded() && j.is_object();
 }
@@ -59,6 +61,9 @@ std::string make_request(const std::string& action, const std::string& req_id,
 }
 
 std::string respond(std::string_view request, const std::string& service) {
+  if (json_nesting_depth(request, kMaxJsonDepth) > kMaxJsonDepth) {
+    return dump(reply(nullptr, "ERROR", nullptr, kInvalidRequest));
+  }
   const json j = json::parse(request.begin(), request.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return dump(reply(nullptr, "ERROR", nullptr, kInvalidRequest));
@@ -86,6 +91,10 @@ std::string respond(std::string_view request, const std::string& service) {
 
 ReplyCheck check_reply(std::string_view text, const std::string& expected_req_id) {
   ReplyCheck c;
+  if (json_nesting_depth(text, kMaxJsonDepth) > kMaxJsonDepth) {
+    c.problem = "malformed reply: nested deeper than " + std::to_string(kMaxJsonDepth) + " levels";
+    return c;
+  }
   const json j = json::parse(text.begin(), text.end(), nullptr, false);
   if (j.is_discarded()) {
     c.problem = "malformed reply: not JSON";

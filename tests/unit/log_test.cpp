@@ -16,4 +16,11 @@ TEST(LogFormat, ABadFormatStringKeepsTheMessage) {
   EXPECT_EQ(log::format("{} {}", {1}), "{} {}");
 }
 
+TEST(LogFormat, BadBytesNeverReachTheTerminal) {
+  testing::internal::CaptureStderr();
+  log::error("bad name {} and caf\xc3\xa9", std::string("\xff\x01x"));
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("bad name \\xff\\x01x and caf\xc3\xa9"), std::string::npos) << err;
+}
+
 }  // namespace qc

@@ -73,6 +73,18 @@ TEST(Protocol, RandomBytesNeverThrow) {
   }
 }
 
+TEST(Protocol, DeepNestingIsRefusedBeforeAnythingRecurses) {
+  const std::string deep = std::string(1000000, '[') + std::string(1000000, ']');
+  EXPECT_EQ(json::parse(respond(deep, "g"))["error"], "Invalid request structure");
+  const std::string deep_data = R"({"req_id":"a","status":"SUCCESS","data":)" + deep + "}";
+  auto check = check_reply(deep_data, "a");
+  EXPECT_EQ(check.verdict, ReplyCheck::Verdict::kMalformed);
+  EXPECT_NE(check.problem.find("nested deeper"), std::string::npos);
+  // Brackets inside strings do not count.
+  const std::string in_string = R"({"req_id":"a","status":"SUCCESS","data":")" + std::string(10000, '[') + R"("})";
+  EXPECT_EQ(check_reply(in_string, "a").verdict, ReplyCheck::Verdict::kSuccess);
+}
+
 TEST(ReplyCheck, SuccessNeedsTheSameReqId) {
   const std::string ok = respond(make_request("HEARTBEAT", "a", "{}"), "g");
   EXPECT_EQ(check_reply(ok, "a").verdict, ReplyCheck::Verdict::kSuccess);

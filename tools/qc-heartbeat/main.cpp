@@ -41,15 +41,15 @@ int main(int argc, char** argv) {
   std::optional<std::string> endpoint;
   app.add_option("ENDPOINT", endpoint, "Where to probe (default $QC_GATEWAY, else tcp://127.0.0.1:5555)");
   app.add_option("-t,--timeout", o.timeout_s, "Seconds to wait for each reply (default 5)")
-      ->check(CLI::PositiveNumber);
+      ->check(qc::cli::positive_seconds());
   app.add_option("-r,--retries", o.retries, "Extra attempts, each on a fresh socket (default 0)")
       ->check(CLI::Range(0, 1000));
   app.add_option("-c,--count", o.count, "Probes to send (default 1; 0: until interrupted)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(qc::cli::count());
   app.add_option("-i,--interval", o.interval_s, "Seconds between probes (default 1)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(qc::cli::seconds());
   app.add_option("-w,--warn", o.warn_ms, "A reply slower than this many ms is WARNING")
-      ->check(CLI::NonNegativeNumber);
+      ->check(qc::cli::number_at_least(0, true, "a number of milliseconds (0 or more)"));
   app.add_option("--action", o.action, "The action to send (default HEARTBEAT)");
   app.add_option("--payload", o.payload, "The payload, a JSON object (default {})");
   app.add_flag("--json", o.json, "One JSON object per probe: endpoint, action, req_id, status, "

@@ -16,12 +16,14 @@
 
 #include "qc/exit_codes.hpp"
 #include "qc/names.hpp"
+#include "qc/text.hpp"
 
 namespace qc::launch {
 namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;  // keeps ACCOUNTS in the config's order
+constexpr std::uintmax_t kMaxConfigBytes = 16u << 20;
 
 // Thrown inside this file only, caught in parse_launch_plan: the first problem ends parsing.
 struct Invalid {
@@ -365,12 +367,16 @@ LaunchPlan build_plan(const json& root, const std::string& path, const LoadOptio
 std::variant<LaunchPlan, ConfigFailure> parse_launch_plan(const std::string& text,
                                                           const std::string& path,
                                                           const LoadOptions& options) {
-  const std::string file = std::filesystem::path(path).filename().string();
+  if (json_nesting_depth(text, kMaxJsonDepth) > kMaxJsonDepth) {
+    return ConfigFailure{exit_code::kConfig, path + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
+                                                 " levels; a MASTER_CONFIG.json never needs that"};
+  }
   json root;
   try {
     root = json::parse(text);
-  } catch (const json::parse_error& e) {
-    // nlohmann says "[json.exception.parse_error.101] parse error at line 3, column 7: ..."
+  } catch (const json::exception& e) {
+    // A syntax error ("[json.exception.parse_error.101] parse error at line 3, column 7: ...")
+    // or a number out of range (out_of_range.406, found by fuzz_launch_config: 1e3483).
     std::string what = e.what();
     const auto bracket = what.find("] ");
     if (bracket != std::string::npos) what = what.substr(bracket + 2);
@@ -397,6 +403,11 @@ std::variant<LaunchPlan, ConfigFailure> load_launch_plan(const std::string& path
   }
   if (fs::is_directory(path, ec)) {
     return ConfigFailure{exit_code::kNoInput, "cannot read " + path + ": it is a directory"};
+  }
+  const auto bytes = fs::file_size(path, ec);
+  if (!ec && bytes > kMaxConfigBytes) {
+    return ConfigFailure{exit_code::kConfig, path + " is " + std::to_string(bytes) +
+                                                 " bytes; qc-launch reads configs up to 16 MiB"};
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {

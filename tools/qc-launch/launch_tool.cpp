@@ -12,6 +12,7 @@
 #include "qc/lock_record.hpp"
 #include "qc/names.hpp"
 #include "qc/supervision.hpp"
+#include "qc/text.hpp"
 #include "readiness.hpp"
 
 namespace qc::launch {
@@ -56,18 +57,7 @@ int print_plan(const LaunchPlan& plan, bool json) {
     rows.push_back({p.spec.name, p.spec.account.value_or("-"), ready_text(p.ready),
                     join_command(p.spec.command)});
   }
-  std::vector<std::size_t> width(4, 0);
-  for (const auto& r : rows) {
-    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  for (const auto& r : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
-    }
-    std::cout << line << '\n';
-  }
+  print_columns(std::cout, rows);
   log::info("dry run: {} program{} from {}; nothing started", plan.programs.size(),
             plan.programs.size() == 1 ? "" : "s", plan.config_path);
   return exit_code::kOk;
@@ -128,16 +118,7 @@ class Orchestrator {
 
 LockRecord Orchestrator::record_for(const std::string& name, const std::vector<std::string>& command,
                                     const std::optional<std::string>& account) const {
-  LockRecord r;
-  r.name = name;
-  r.pid = current_process().pid;
-  r.pid_start = current_process().start;
-  r.account = account;
-  r.timestamp = iso8601_now();
-  r.host = host_name();
-  r.command = command;
-  r.tool = "qc-launch";
-  return r;
+  return own_lock_record(name, "qc-launch", command, account);
 }
 
 // The orchestrator's own lock, then every program's: if any is held, nothing starts. Taking

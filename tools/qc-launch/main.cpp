@@ -56,9 +56,9 @@ int main(int argc, char** argv) {
   app.add_option("--log-dir", o.load.log_dir, "Directory for the logs (overrides the config)");
   app.add_option("--status-interval", o.status_interval_s,
                  "Seconds between status reports (default 300; 0: only on SIGUSR1)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(qc::cli::seconds());
   app.add_option("--log-max-bytes", o.log_max_bytes, "Rotate each log at this size (default 10 MiB)")
-      ->check(CLI::PositiveNumber);
+      ->check(qc::cli::positive_count());
   app.add_option("--log-files", o.log_files, "Rotated logs to keep (default 5)");
   app.add_flag("--json", o.json, "Events as JSON Lines on stdout (the plan, with --dry-run)");
   if (auto code = qc::cli::parse(app, argc, argv)) return *code;

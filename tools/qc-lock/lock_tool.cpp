@@ -44,15 +44,7 @@ int report_conflict(const Options& o, const LockConflict& conflict) {
 
 // Runs the command with the lock inherited, forwards signals, passes its status on.
 int run_command(const Options& o, const std::string& dir) {
-  LockRecord record;
-  record.name = o.name;
-  record.pid = current_process().pid;
-  record.pid_start = current_process().start;
-  record.account = o.account;
-  record.timestamp = iso8601_now();
-  record.host = host_name();
-  record.command = o.command;
-  record.tool = "qc-lock";
+  LockRecord record = own_lock_record(o.name, "qc-lock", o.command, o.account);
   auto acquired = acquire_lock(dir, o.name, record, AcquireOptions{o.wait_s, {}});
   if (auto* conflict = std::get_if<LockConflict>(&acquired)) return report_conflict(o, *conflict);
   if (auto* error = std::get_if<Error>(&acquired)) {

@@ -1,7 +1,4 @@
 // qc-lock: hold a name while a command runs (SPEC §4). Parses options; lock_tool.cpp works.
-#include <algorithm>
-#include <cstring>
-
 #include "lock_tool.hpp"
 #include "qc/cli.hpp"
 #include "qc/log.hpp"
@@ -34,13 +31,10 @@ Examples:
 
 int main(int argc, char** argv) {
   qc::log::init("qc-lock");
-  // Everything after the first "--" is the command, untouched by option parsing.
-  char** separator = std::find_if(argv + 1, argv + argc, [](const char* a) {
-    return std::strcmp(a, "--") == 0;
-  });
   qc::lock_tool::Options o;
-  const bool has_command = separator != argv + argc;
-  if (has_command) o.command.assign(separator + 1, argv + argc);
+  // Everything after the first "--" is the command, untouched by option parsing.
+  const int separator = qc::cli::split_command(argc, argv, o.command);
+  const bool has_command = separator != argc;
 
   CLI::App app{"Run a command while holding a name, so that no second copy can start.", "qc-lock"};
   app.footer(kFooter);
@@ -58,14 +52,14 @@ int main(int argc, char** argv) {
   app.add_flag("--yes", o.yes, "Do not ask before --clear-all");
   app.add_option("--account", o.account, "Account id recorded in the lock file");
   app.add_option("-w,--wait", o.wait_s, "Wait up to SECONDS for the name (default 0: fail at once)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(qc::cli::seconds());
   app.add_option("-E,--conflict-exit-code", o.conflict_exit_code,
                  "Exit status when the name is held (default 75)")
       ->check(CLI::Range(0, 255));
   qc::cli::add_lock_dir(app, o.lock_dir);
   app.add_flag("--json", o.json, "JSON Lines on stdout (conflicts, removals, --list)");
   app.add_flag("--tsv", o.tsv, "--list as tab-separated values");
-  if (auto code = qc::cli::parse(app, static_cast<int>(separator - argv), argv)) return *code;
+  if (auto code = qc::cli::parse(app, separator, argv)) return *code;
 
   using qc::lock_tool::Mode;
   o.mode = check ? Mode::kCheck

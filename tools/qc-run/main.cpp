@@ -1,7 +1,4 @@
 // qc-run: supervise one command (SPEC §5). Parses options; run_tool.cpp works.
-#include <algorithm>
-#include <cstring>
-
 #include "qc/cli.hpp"
 #include "qc/log.hpp"
 #include "run_tool.hpp"
@@ -36,12 +33,10 @@ Examples:
 
 int main(int argc, char** argv) {
   qc::log::init("qc-run");
-  char** separator = std::find_if(argv + 1, argv + argc, [](const char* a) {
-    return std::strcmp(a, "--") == 0;
-  });
   qc::run_tool::Options o;
-  const bool has_command = separator != argv + argc;
-  if (has_command) o.program.command.assign(separator + 1, argv + argc);
+  // Everything after the first "--" is the command, untouched by option parsing.
+  const int separator = qc::cli::split_command(argc, argv, o.program.command);
+  const bool has_command = separator != argc;
 
   CLI::App app{"Supervise one command: restart it when it fails, stop it cleanly when asked.",
                "qc-run"};
@@ -53,21 +48,21 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"no", "on-failure", "always"}));
   app.add_option("--max-restarts", o.program.restart.max_restarts,
                  "Give up after N restarts (default 5)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(qc::cli::count());
   std::vector<double> backoff;
   app.add_option("--backoff", backoff, "INITIAL,MAX seconds between restarts (default 1,60)")
       ->delimiter(',')
       ->expected(2)
-      ->check(CLI::NonNegativeNumber);
+      ->check(qc::cli::seconds());
   app.add_option("--reset-after", o.program.restart.reset_after_s,
                  "A run this long (seconds) resets the count and the backoff (default 300)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(qc::cli::seconds());
   app.add_option("--stop-timeout", o.program.stop_timeout_s,
                  "Seconds between the stop signal and SIGKILL (default 10)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(qc::cli::seconds());
   app.add_option("--log-dir", o.log_dir, "Append the command's output to DIR/NAME.log");
   app.add_option("--log-max-bytes", o.log_max_bytes, "Rotate the log at this size (default 10 MiB)")
-      ->check(CLI::PositiveNumber);
+      ->check(qc::cli::positive_count());
   app.add_option("--log-files", o.log_files, "Rotated logs to keep (default 5)");
   app.add_option("--account", o.program.account, "Account id recorded in the lock file");
   app.add_option("-E,--conflict-exit-code", o.conflict_exit_code,
@@ -75,7 +70,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 255));
   qc::cli::add_lock_dir(app, o.lock_dir);
   app.add_flag("--json", o.json, "Events as JSON Lines on stdout");
-  if (auto code = qc::cli::parse(app, static_cast<int>(separator - argv), argv)) return *code;
+  if (auto code = qc::cli::parse(app, separator, argv)) return *code;
   if (!has_command || o.program.command.empty()) {
     qc::log::error("missing command: qc-run [OPTIONS] NAME -- COMMAND [ARG...]");
     return qc::exit_code::kUsage;

@@ -52,15 +52,7 @@ int run(const Options& o) {
     }
   }
 
-  LockRecord record;
-  record.name = spec.name;
-  record.pid = current_process().pid;
-  record.pid_start = current_process().start;
-  record.account = spec.account;
-  record.timestamp = iso8601_now();
-  record.host = host_name();
-  record.command = spec.command;
-  record.tool = "qc-run";
+  const LockRecord record = own_lock_record(spec.name, "qc-run", spec.command, spec.account);
   auto acquired = acquire_lock(lock_dir, spec.name, record);
   if (auto* conflict = std::get_if<LockConflict>(&acquired)) return report_conflict(o, *conflict);
   if (auto* error = std::get_if<Error>(&acquired)) {

@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
       ->excludes(yes);
   app.add_flag("--dry-run", o.dry_run, "List what would be stopped; stop nothing");
   app.add_option("--timeout", o.timeout_s, "Seconds of graceful waiting before SIGKILL (default 10)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(qc::cli::seconds());
   app.add_option("--match", o.match, "Also stop unmanaged processes whose command line matches REGEX");
   app.add_flag("--keep-locks", o.keep_locks, "Leave the lock files in place");
   app.add_flag("--json", o.json, "One JSON object per process on stdout: name, pid, role, how");

@@ -234,18 +234,7 @@ void list_plan(const Plan& plan) {
                       m.account.value_or(t.account.value_or("-")), command.empty() ? "-" : command});
     }
   }
-  std::vector<std::size_t> width(5, 0);
-  for (const auto& r : rows) {
-    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  for (const auto& r : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
-    }
-    std::cerr << line << '\n';
-  }
+  print_columns(std::cerr, rows);
 }
 
 // Sends the graceful requests, supervisors first, all in one burst.

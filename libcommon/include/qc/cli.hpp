@@ -5,6 +5,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -17,9 +18,45 @@ inline void add_version(CLI::App& app, const std::string& tool) {
   app.set_version_flag("--version", tool + " " + QC_VERSION, "Print the version and exit");
 }
 
+// "a number of seconds, 0 or more": CLI11's own range checks print the whole range of a
+// double when a value is not a number.
+inline CLI::Validator number_at_least(double minimum, bool inclusive, const std::string& what) {
+  return CLI::Validator(
+      [minimum, inclusive, what](std::string& value) -> std::string {
+        std::size_t used = 0;
+        double v = 0;
+        try {
+          v = std::stod(value, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != value.size() || v != v || (inclusive ? v < minimum : v <= minimum)) {
+          return "expects " + what + ", not \"" + value + "\"";
+        }
+        return "";
+      },
+      "");
+}
+inline CLI::Validator seconds() { return number_at_least(0, true, "a number of seconds (0 or more)"); }
+inline CLI::Validator positive_seconds() { return number_at_least(0, false, "a number of seconds above 0"); }
+inline CLI::Validator count() { return number_at_least(0, true, "a whole number, 0 or more"); }
+inline CLI::Validator positive_count() { return number_at_least(0, false, "a whole number above 0"); }
+
 inline void add_lock_dir(CLI::App& app, std::optional<std::string>& lock_dir) {
   app.add_option("--lock-dir", lock_dir,
                  "Directory of the lock files (default: $QC_LOCK_DIR, else ./.locks)");
+}
+
+// For "TOOL [OPTIONS] NAME -- COMMAND [ARG...]": the position of the first "--" (argc when
+// there is none), and the command after it, which option parsing never sees.
+inline int split_command(int argc, char** argv, std::vector<std::string>& command) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--") {
+      command.assign(argv + i + 1, argv + argc);
+      return i;
+    }
+  }
+  return argc;
 }
 
 // Parses argv. Returns nullopt to go on, or the code to exit with: 0 after --help or

@@ -30,6 +30,12 @@ struct LockRecord {
   std::optional<ProcessId> child() const;
 };
 
+// The record a tool writes for a lock it takes for itself: this process as the holder, now,
+// this host.
+LockRecord own_lock_record(const std::string& name, const std::string& tool,
+                           const std::vector<std::string>& command,
+                           const std::optional<std::string>& account);
+
 // One JSON object and a newline, keys in SPEC §3's order.
 std::string serialize_lock_record(const LockRecord& record);
 

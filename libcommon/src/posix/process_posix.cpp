@@ -180,13 +180,6 @@ void ExitWatcher::add(const ProcessId& id) {
   watched_.push_back(w);
 }
 
-bool ExitWatcher::gone(const ProcessId& id) const {
-  for (const auto& w : watched_) {
-    if (w.id == id) return w.gone;
-  }
-  return !is_running(id);
-}
-
 bool ExitWatcher::wait_all(SteadyTime deadline) {
   for (;;) {
     std::vector<pollfd> fds;
