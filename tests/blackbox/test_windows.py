@@ -191,6 +191,21 @@ class WindowsSupervisionTest(WineTestCase):
             self.assertFalse(self.alive(pid))
         self.assertEqual(os.listdir(self.lock_dir), [])
 
+    @unittest.skipIf("wine" in os.environ.get("QC_RUNNER", ""),
+                     "Wine cannot send Ctrl+Break to a process group without a console (WINDOWS.md); "
+                     "under Wine a foreign program is stopped by its job at the stop timeout instead")
+    def test_qc_run_stops_a_foreign_program_gracefully_with_ctrl_break(self):
+        got = self.path("break")
+        sup = self.start_tool("qc-run", "--stop-timeout", "30", "--json", "B", "--",
+                              *self.th("on-break", wpath(got)), stdout=subprocess.PIPE, text=True)
+        self.wait_record("B")
+        r = self.run_tool("qc-shutdown", "--yes", "--timeout", "30", "B")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sup.wait(timeout=60), 0)
+        self.assertEqual(read_text(got).split(), ["break"], "the program got Ctrl+Break, not a kill")
+        stopped = [json.loads(l) for l in sup.stdout.read().splitlines() if '"stopped"' in l]
+        self.assertEqual(stopped[-1]["status"], 0)
+
     def test_a_killed_orchestrator_takes_its_programs_with_it(self):
         stamps = self.path("stamps")
         cfg = self.config([{"name": "JOBBED", "command": self.th("stamp", wpath(stamps), "hold")}])

@@ -9,6 +9,7 @@
  *                          remove DIR\inside
  *   alive PID              exit 0 when process PID runs, 1 when it does not
  *   ready FILE             create FILE, then wait forever
+ *   on-break FILE          wait; on Ctrl+Break (or Ctrl+C) append "break" to FILE and exit 0
  * Waiting for a file polls every 5 ms: this is a fake workload, not product code. */
 #include <windows.h>
 #include <stdio.h>
@@ -25,6 +26,16 @@ static void append(const char* path, const char* text) {
 
 static void wait_for_file(const char* path) {
   while (GetFileAttributesA(path) == INVALID_FILE_ATTRIBUTES) Sleep(5);
+}
+
+static const char* break_file = NULL;
+
+static BOOL WINAPI on_console(DWORD type) {
+  if (type == CTRL_BREAK_EVENT || type == CTRL_C_EVENT) {
+    append(break_file, "break\n");
+    ExitProcess(0);
+  }
+  return FALSE;
 }
 
 static int run(int argc, char** argv) {
@@ -87,6 +98,11 @@ int main(int argc, char** argv) {
     int running = WaitForSingleObject(h, 0) == WAIT_TIMEOUT;
     CloseHandle(h);
     return running ? 0 : 1;
+  }
+  if (!strcmp(mode, "on-break") && argc > 2) {
+    break_file = argv[2];
+    SetConsoleCtrlHandler(on_console, TRUE);
+    Sleep(INFINITE);
   }
   if (!strcmp(mode, "ready") && argc > 2) {
     append(argv[2], "ready\n");
