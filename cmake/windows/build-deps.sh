@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds what the Windows cross build needs into PREFIX (default build-win/deps), once:
-#   - libzmq 4.3.4, static, from Debian's source package (apt-get source zeromq3);
+#   - libzmq (4.3.4 on bookworm), static, from Debian's source package (apt-get source zeromq3);
 #   - GoogleTest from /usr/src/googletest (Debian's libgtest-dev);
 #   - PREFIX/include-ho: symlinks to just the header-only libraries (nlohmann, CLI11, cppzmq,
 #     spdlog, fmt), so that /usr/include never lands on the mingw include path.
@@ -15,13 +15,17 @@ export QC_WIN_PREFIX="$PREFIX"
 mkdir -p "$WORK"
 
 if [ ! -f "$PREFIX/lib/libzmq.a" ]; then
-  if [ ! -d "$WORK/zeromq3-4.3.4" ]; then
-    (cd "$WORK" && apt-get source -qq zeromq3=4.3.4-6) || {
+  # The source of the libzmq3-dev the native build uses (any Debian revision of it: a pinned
+  # revision would break on the day a point release replaces it).
+  src=$(ls -d "$WORK"/zeromq3-*/ 2>/dev/null | head -n 1 || true)
+  if [ -z "$src" ]; then
+    (cd "$WORK" && apt-get source -qq zeromq3) || {
       echo "build-deps.sh: apt-get source zeromq3 failed; add a deb-src entry (see WINDOWS.md in the README's Windows section)" >&2
       exit 1
     }
+    src=$(ls -d "$WORK"/zeromq3-*/ | head -n 1)
   fi
-  cmake -S "$WORK/zeromq3-4.3.4" -B "$WORK/zmq" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" \
+  cmake -S "$src" -B "$WORK/zmq" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" \
     -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" -DCMAKE_UNITY_BUILD=ON \
     -DBUILD_SHARED=OFF -DBUILD_STATIC=ON -DBUILD_TESTS=OFF -DZMQ_BUILD_TESTS=OFF -DWITH_DOCS=OFF \
     -DWITH_LIBSODIUM=OFF -DENABLE_CURVE=OFF -DENABLE_DRAFTS=OFF -DZMQ_HAVE_IPC=OFF -DENABLE_WS=OFF \
