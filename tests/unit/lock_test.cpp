@@ -6,9 +6,9 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <future>
 
+#include "lock_dir_fixture.hpp"
 #include "lock_file.hpp"
 #include "qc/names.hpp"
 
@@ -17,29 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class LockTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) /
-           ("qc_lock_test_" + std::to_string(current_process().pid) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string dir() const { return dir_.string(); }
-  std::string path(const std::string& name) const { return lock_file_path(dir(), name); }
-  void write(const std::string& name, const std::string& contents) const {
-    std::ofstream(path(name)) << contents;
-  }
-  std::string read(const std::string& name) const {
-    std::ifstream in(path(name));
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-
-  fs::path dir_;
-};
+using LockTest = LockDirTest;
 
 LockRecord record_for(const std::string& tool) {
   LockRecord r;

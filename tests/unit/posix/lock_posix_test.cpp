@@ -3,9 +3,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
-
+#include "../lock_dir_fixture.hpp"
 #include "lock_file.hpp"
 #include "qc/lock.hpp"
 #include "qc/names.hpp"
@@ -13,23 +11,7 @@
 namespace qc {
 namespace {
 
-namespace fs = std::filesystem;
-
-class LockPosixTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / ("qc_lock_posix_test_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string dir() const { return dir_.string(); }
-  std::string path(const std::string& name) const { return lock_file_path(dir(), name); }
-  void write(const std::string& name, const std::string& contents) const {
-    std::ofstream(path(name)) << contents;
-  }
-  fs::path dir_;
-};
+using LockPosixTest = LockDirTest;
 
 TEST_F(LockPosixTest, ObserversOpenReadOnlySoTheyCannotTakeTheLock) {
   // A write lock needs a descriptor open for writing; an observer that opened one would
