@@ -157,8 +157,12 @@ class RunTest(QcTestCase):
             sent.append(sig.name)
             wait_until(lambda: read_text(signals_file).split() == sent,
                        message="%s to reach the command once" % sig.name)
-        open(os.path.join(out, "release"), "w").close()
+        # The command stops on SIGTERM or SIGINT only once "release" exists: create it after
+        # SIGTERM has arrived, or the command could exit on the SIGINT before SIGTERM is sent.
         os.kill(wrapper.pid, signal.SIGTERM)
+        wait_until(lambda: read_text(signals_file).split() == sent + ["SIGTERM"],
+                   message="SIGTERM to reach the command once")
+        open(os.path.join(out, "release"), "w").close()
         self.assertEqual(wrapper.wait(timeout=10), 0)
         self.assertEqual(read_text(signals_file).split(), sent + ["SIGTERM"])
         self.assertFalse(os.path.exists(self.lock_path("SIG")))

@@ -62,7 +62,10 @@ class EventLoop {
   static Result<EventLoop> create(std::initializer_list<Signal> handled);
   EventLoop(EventLoop&&) noexcept;
   EventLoop& operator=(EventLoop&&) noexcept;
-  ~EventLoop();  // restores the signal mask
+  // Leaves the handled signals blocked (Windows: Ctrl+C and Ctrl+Break ignored) for the rest
+  // of the process: one that arrives as the process finishes cannot change its exit status.
+  // Children are spawned with no signal blocked.
+  ~EventLoop();
 
   // Children whose exit this loop reports. Windows needs the handle; POSIX reaps on SIGCHLD.
   // With kill_group, whatever is left of the child's process group (Windows: its job) is

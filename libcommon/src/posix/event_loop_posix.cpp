@@ -16,20 +16,20 @@ namespace qc {
 
 struct EventLoop::Impl {
   int signal_fd = -1;
-  sigset_t previous_mask{};
   std::vector<NativeHandle> readable;
   std::vector<Pid> kill_group_on_exit;
 
   ~Impl() {
+    // The handled signals stay blocked: a loop ends when its process is finishing (the
+    // command has exited, the lock is released), and a SIGTERM that lands in that window
+    // must not replace the exit status the process chose with 143. Signals that were never
+    // read are dropped, so that a later loop does not report them again.
     if (signal_fd >= 0) {
-      // Signals that woke a wait elsewhere (zmq_poll on wake_handle) but were never read are
-      // handled already: unblocking them would let their default action kill us on the way out.
       signalfd_siginfo info;
       while (::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
       }
       ::close(signal_fd);
     }
-    ::sigprocmask(SIG_SETMASK, &previous_mask, nullptr);
   }
 };
 
@@ -108,7 +108,7 @@ Result<EventLoop> EventLoop::create(std::initializer_list<Signal> handled) {
   ::sigemptyset(&mask);
   ::sigaddset(&mask, SIGCHLD);
   for (Signal s : handled) ::sigaddset(&mask, signal_number(s));
-  if (::sigprocmask(SIG_BLOCK, &mask, &impl->previous_mask) != 0) {
+  if (::sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) {
     return os_error("cannot block signals", errno);
   }
   impl->signal_fd = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);

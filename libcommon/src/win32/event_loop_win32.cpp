@@ -79,6 +79,10 @@ struct EventLoop::Impl {
     }
   }
 
+  static BOOL WINAPI ignore_console(DWORD type) {
+    return type == CTRL_C_EVENT || type == CTRL_BREAK_EVENT;
+  }
+
   static VOID CALLBACK on_child_exit(PVOID context, BOOLEAN) {
     auto* w = static_cast<ChildWatch*>(context);
     // Whatever is left of its job goes with it, as a POSIX process group would.
@@ -117,6 +121,10 @@ struct EventLoop::Impl {
 
   ~Impl() {
     if (current() == this) {
+      // As POSIX leaves the signals blocked: from now on Ctrl+C and Ctrl+Break are ignored,
+      // so that one arriving as the process finishes cannot change its exit status.
+      SetConsoleCtrlHandler(ignore_console, FALSE);  // registered once, however many loops
+      SetConsoleCtrlHandler(ignore_console, TRUE);
       SetConsoleCtrlHandler(on_console, FALSE);
       current() = nullptr;
     }
