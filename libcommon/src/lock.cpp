@@ -134,6 +134,7 @@ AcquireResult acquire_lock(const std::string& dir, const std::string& name, Lock
       auto previous = parse_lock_record(*contents);
       if (is_live_legacy(previous)) {
         file->unlock();
+        if (LockFile::open_handle_delays_removal()) file.reset();
         if (now >= deadline) return LockConflict{name, path, previous};
         if (Status s = wait_for_change(deadline, previous); !s) return s.error();
         continue;
@@ -154,6 +155,7 @@ AcquireResult acquire_lock(const std::string& dir, const std::string& name, Lock
       limit = std::max(deadline, *grace_end);
     }
     if (now >= limit) return LockConflict{name, path, holder};
+    if (LockFile::open_handle_delays_removal()) file.reset();  // the next attempt reopens
     if (Status s = wait_for_change(limit, names_a_running_process(holder) ? holder : std::nullopt);
         !s) {
       return s.error();

@@ -43,6 +43,11 @@ class LockFile {
   NativeHandle inheritable_handle() const;
   // Closes the handle; the lock goes with it unless a child inherited it.
   void close();
+  // Whether a handle of ours keeps a released file at its path: on Windows without POSIX
+  // delete semantics (and under Wine) a deleted file lives on until its last handle closes,
+  // so an acquirer must close its handle before it waits, or the removal it waits for never
+  // comes. POSIX: no (and closing would wake our own inotify watch).
+  static bool open_handle_delays_removal();
 
  private:
   LockFile(std::string path, NativeHandle handle) : path_(std::move(path)), handle_(handle) {}

@@ -124,6 +124,8 @@ void LockFile::unlock() {
   ::fcntl(fd_of(handle_), F_OFD_SETLK, &fl);
 }
 
+bool LockFile::open_handle_delays_removal() { return false; }  // unlink removes the name at once
+
 bool LockFile::still_at_path() const {
   struct stat mine {}, named {};
   if (::fstat(fd_of(handle_), &mine) != 0) return false;

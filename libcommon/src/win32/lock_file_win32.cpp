@@ -148,6 +148,9 @@ void LockFile::unlock() {
   }
 }
 
+// Even with POSIX delete semantics available, a FAT or network volume may not honour them.
+bool LockFile::open_handle_delays_removal() { return true; }
+
 bool LockFile::still_at_path() const {
   Handle named(open_path(path_, 0, kShareAll, OPEN_EXISTING));
   return named && same_file(named.get(), win32::to_handle(handle_));
