@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/heartbeat.sh: qc-heartbeat against pyzmq equivalents, in one run:
 #   - whole-process time of one probe (hyperfine), qc-heartbeat vs a pyzmq client script;
-#   - median and p99 round trip of 10,000 sequential probes in one process;
+#   - median and p99 round trip of 10,000 sequential probes in one process (qc-heartbeat as
+#     it runs by default, with its threads on one CPU, and with --no-pin);
 #   - responder throughput with 4 concurrent clients, qc-heartbeat --serve vs a pyzmq REP loop:
 #     clients that keep 64 requests in flight (the responder's capacity), and clients that
 #     wait for each reply (bound by round trips on this machine, as a bare libzmq echo shows).
@@ -35,6 +36,7 @@ hyperfine -N --warmup 10 --runs 100 --export-json "$WORK/one.json" \
 
 echo "== 10,000 sequential probes in one process" >&2
 "$BIN/qc-heartbeat" -c 10000 -i 0 --json "$QC_EP" > "$WORK/qc.rtt"
+"$BIN/qc-heartbeat" --no-pin -c 10000 -i 0 --json "$QC_EP" > "$WORK/qc-nopin.rtt"
 "$PY" "$HERE/pyzmq_probe.py" "$QC_EP" 10000 > "$WORK/py.rtt"
 "$WORK/zmq_load" floor "$BARE_EP" 10000 > "$WORK/bare.rtt"
 
@@ -62,6 +64,7 @@ n_pipe, qc_pipe, py_pipe = int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[
 n_seq, qc_seq, py_seq, bare_seq = int(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7]), float(sys.argv[8])
 one = {r["command"]: statistics.median(r["times"]) * 1000 for r in json.load(open(work + "/one.json"))["results"]}
 qc = sorted(json.loads(l)["rtt_ms"] * 1000 for l in open(work + "/qc.rtt"))
+qc_free = sorted(json.loads(l)["rtt_ms"] * 1000 for l in open(work + "/qc-nopin.rtt"))
 py = sorted(float(l) * 1000 for l in open(work + "/py.rtt"))
 bare = sorted(float(l) for l in open(work + "/bare.rtt"))
 p99 = lambda xs: xs[int(len(xs) * 0.99) - 1]
@@ -73,8 +76,10 @@ print("| round trip, 10,000 sequential probes, median (bare libzmq echo: %.0f us
       % (statistics.median(bare), statistics.median(qc), statistics.median(py), statistics.median(py) / statistics.median(qc)))
 print("| round trip, 10,000 sequential probes, p99 (bare libzmq echo: %.0f us) | %.0f us | %.0f us | %.1fx faster | |"
       % (p99(bare), p99(qc), p99(py), p99(py) / p99(qc)))
+print("| the same with `--no-pin`: median / p99 | %.0f us / %.0f us | | | |"
+      % (statistics.median(qc_free), p99(qc_free)))
 print("| responder throughput, 4 clients with 64 requests in flight each | %.0f replies/s | %.0f replies/s | %.1fx more | > 30,000/s |"
       % (n_pipe / qc_pipe, n_pipe / py_pipe, py_pipe / qc_pipe))
-print("| responder throughput, 4 clients waiting for each reply (bare libzmq echo: %.0f/s) | %.0f replies/s | %.0f replies/s | %.1fx more | |"
+print("| responder throughput, 4 clients waiting for each reply (bare libzmq echo: %.0f/s) | %.0f replies/s | %.0f replies/s | %.2fx as many | |"
       % (n_seq / bare_seq, n_seq / qc_seq, n_seq / py_seq, py_seq / qc_seq))
 PY

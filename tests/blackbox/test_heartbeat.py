@@ -133,8 +133,9 @@ class ProbeTest(PeerTestCase):
     def test_a_signal_ends_repeated_probes_with_the_worst_result(self):
         ep = self.peer("correct")
         proc = self.start_tool("qc-heartbeat", "-c", "0", "-i", "0.05", ep, stdout=subprocess.PIPE, text=True)
-        wait_until(lambda: len(self.requests()) if os.path.exists(os.path.join(self.peer_dir, "requests")) else 0,
-                   message="a first probe")
+        # A second request means the first probe is complete: probes are sequential.
+        wait_until(lambda: len(self.requests()) >= 2 if os.path.exists(os.path.join(self.peer_dir, "requests")) else False,
+                   message="a first complete probe")
         os.kill(proc.pid, signal.SIGINT)
         self.assertEqual(proc.wait(timeout=5), 0)
         self.assertTrue(all(l.startswith("OK ") for l in proc.stdout.read().splitlines()))
@@ -147,6 +148,30 @@ class ProbeTest(PeerTestCase):
         os.kill(proc.pid, signal.SIGTERM)
         self.assertEqual(proc.wait(timeout=5), 3, "interrupted before any probe finished: UNKNOWN")
         self.assertLess(time.monotonic() - started, 1)
+
+    @unittest.skipIf(len(os.sched_getaffinity(0)) < 2, "needs two CPUs to choose from")
+    def test_a_probe_keeps_its_threads_on_one_cpu_unless_told_not_to(self):
+        def cpus_of_threads(pid):
+            def read():
+                try:
+                    tasks = os.listdir("/proc/%d/task" % pid)
+                    return [os.sched_getaffinity(int(t)) for t in tasks]
+                except (FileNotFoundError, ProcessLookupError):
+                    return None
+            # main, the signal watcher, and ZeroMQ's I/O and reaper threads
+            return wait_until(lambda: (lambda c: c if c and len(c) >= 4 else None)(read()),
+                              message="the probe's threads")
+
+        ep = self.peer("silent")
+        pinned = self.start_tool("qc-heartbeat", "-t", "30", ep)
+        cpus = cpus_of_threads(pinned.pid)
+        self.assertEqual(len(cpus[0]), 1, cpus)
+        self.assertTrue(all(c == cpus[0] for c in cpus), cpus)
+        pinned.kill()
+        pinned.wait()
+
+        free = self.start_tool("qc-heartbeat", "--no-pin", "-t", "30", ep)
+        self.assertTrue(all(c == os.sched_getaffinity(0) for c in cpus_of_threads(free.pid)))
 
     def test_unknown_for_bad_arguments(self):
         for args in (["--payload", "[1]"], ["--payload", "nope"], ["--bogus"], ["-t", "0"],

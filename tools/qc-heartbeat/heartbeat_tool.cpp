@@ -15,6 +15,7 @@
 #include "qc/exit_codes.hpp"
 #include "qc/heartbeat.hpp"
 #include "qc/log.hpp"
+#include "qc/process.hpp"
 #include "qc/protocol.hpp"
 
 namespace qc::heartbeat_tool {
@@ -234,6 +235,9 @@ int run(const Options& o) {
     log::error("{}", done.error().message);
     return exit_code::plugin::kUnknown;
   }
+  // Before any thread starts (the signal watcher, ZeroMQ's I/O thread): they inherit it.
+  // The responder is left to the scheduler: it runs for weeks beside busy programs.
+  if (o.pin && !o.serve && !o.sub) stay_on_current_cpu();
   SignalWatcher watcher(*loop, **done);
   if (o.serve) return serve(o);
   if (o.sub) return subscribe(o);

@@ -16,6 +16,7 @@ struct Options {
   std::string action = "HEARTBEAT";
   std::string payload = "{}";
   bool json = false;
+  bool pin = true;  // probes keep their thread and ZeroMQ's I/O thread on one CPU
   std::optional<std::string> serve;
   std::string service = "qc-heartbeat";
   std::optional<std::string> sub;

@@ -54,6 +54,8 @@ int main(int argc, char** argv) {
   app.add_option("--payload", o.payload, "The payload, a JSON object (default {})");
   app.add_flag("--json", o.json, "One JSON object per probe: endpoint, action, req_id, status, "
                                  "rtt_ms, data, error, result");
+  app.add_flag("!--no-pin", o.pin, "Let the scheduler move the probe's threads between CPUs (by "
+                                   "default they stay on the CPU it started on, for shorter round trips)");
   auto* serve = app.add_option("--serve", o.serve, "Answer Protocol v1.0 requests on ENDPOINT");
   app.add_option("--service", o.service, "The service name --serve reports (default qc-heartbeat)");
   auto* sub = app.add_option("--sub", o.sub, "Check that a PUB channel delivers a message");

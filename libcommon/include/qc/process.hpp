@@ -39,6 +39,12 @@ std::optional<ProcessInfo> inspect_process(Pid pid, bool with_command_line = fal
 // This process, with its start token.
 ProcessId current_process();
 
+// Keeps the calling thread, and every thread it starts from now on, on the CPU it is running
+// on (Windows: the whole process). For a latency-bound client: a hand-off between our thread
+// and ZeroMQ's I/O thread then never waits for another CPU to wake. False, with nothing
+// changed, where the OS refuses (a restricted cpuset) or there is only one CPU to use.
+bool stay_on_current_cpu();
+
 // True when `id.pid` names a running (non-zombie) process that started at `id.start`.
 bool is_running(const ProcessId& id);
 

@@ -102,6 +102,16 @@ ProcessId current_process() {
   return self;
 }
 
+bool stay_on_current_cpu() {
+  DWORD_PTR process_mask = 0, system_mask = 0;
+  if (!GetProcessAffinityMask(GetCurrentProcess(), &process_mask, &system_mask)) return false;
+  const DWORD cpu = GetCurrentProcessorNumber();  // within our processor group
+  if (cpu >= sizeof(DWORD_PTR) * 8) return false;
+  const DWORD_PTR one = static_cast<DWORD_PTR>(1) << cpu;
+  if ((process_mask & one) == 0 || process_mask == one) return false;
+  return SetProcessAffinityMask(GetCurrentProcess(), one) != 0;
+}
+
 bool is_running(const ProcessId& id) {
   auto info = inspect_process(id.pid);
   return info && info->running && info->start != 0 && info->start == id.start;
