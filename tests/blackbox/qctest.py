@@ -11,7 +11,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
@@ -163,6 +162,21 @@ class QcTestCase(unittest.TestCase):
         """Waits until NAME's lock file records a child; returns the record."""
         return wait_until(lambda: (self.read_record(name) or {}).get("child_pid") and
                           self.read_record(name), timeout, message="%s's child" % name)
+
+    def reporter(self):
+        """A term_reporter.py command line, and the directory it reports its signals into."""
+        out = self.path("out")
+        os.makedirs(out)
+        return helper("term_reporter.py") + [out], out
+
+    def wait_for_reporter(self, name, out):
+        """The PID of the term_reporter.py that a tool runs as NAME, once its signal handlers
+        are set; killed in teardown if it is still that process."""
+        child = self.wait_for_child(name)["child_pid"]
+        self.track_pid(child)
+        wait_until(lambda: os.path.exists(os.path.join(out, "ready.%d" % child)),
+                   message="%s's signal handlers" % name)
+        return child
 
     def write_lock_file(self, name, content):
         os.makedirs(self.lock_dir, exist_ok=True)

@@ -9,7 +9,7 @@ import subprocess
 import time
 import unittest
 
-from qctest import PYTHON, QcTestCase, helper, read_text, tool, wait_until
+from qctest import QcTestCase, helper, read_text, wait_until
 
 try:
     import zmq

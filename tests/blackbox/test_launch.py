@@ -5,8 +5,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import time
 import unittest
 from datetime import datetime
 
@@ -291,13 +289,10 @@ class RunLaunchTest(LaunchTestCase):
         self.assertEqual(read_text(self.path("logs", "A.log")), "", "a quiet program's log is empty")
 
     def test_a_killed_orchestrator_leaves_nothing_unsupervised(self):
-        out = self.path("out")
-        os.makedirs(out)
-        cfg = self.config([{"name": "ORPHAN", "command": helper("term_reporter.py") + [out]}])
+        command, out = self.reporter()
+        cfg = self.config([{"name": "ORPHAN", "command": command}])
         proc = self.launch(cfg)
-        child = self.wait_for_child("ORPHAN")["child_pid"]
-        self.track_pid(child)
-        wait_until(lambda: os.path.exists(os.path.join(out, "ready.%d" % child)), message="handlers")
+        child = self.wait_for_reporter("ORPHAN", out)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         wait_until(lambda: "SIGTERM" in read_text(os.path.join(out, "signals.%d" % child)),

@@ -3,11 +3,10 @@ the thing concerned, signal forwarding and status pass-through."""
 import json
 import os
 import signal
-import stat
 import subprocess
 import unittest
 
-from qctest import QcTestCase, helper, read_text, tool, wait_until
+from qctest import QcTestCase, read_text, tool, wait_until
 
 
 class ExitCodeTest(QcTestCase):
@@ -144,12 +143,9 @@ class RunTest(QcTestCase):
         self.assertEqual(r.stdout, "HELLO\n")
 
     def test_signals_are_forwarded_once(self):
-        out = self.path("out")
-        os.makedirs(out)
-        wrapper = self.start_tool("qc-lock", "SIG", "--", *helper("term_reporter.py"), out)
-        child = self.wait_for_child("SIG")["child_pid"]
-        wait_until(lambda: os.path.exists(os.path.join(out, "ready.%d" % child)),
-                   message="the command's handlers")
+        command, out = self.reporter()
+        wrapper = self.start_tool("qc-lock", "SIG", "--", *command)
+        child = self.wait_for_reporter("SIG", out)
         signals_file = os.path.join(out, "signals.%d" % child)
         sent = []
         for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP, signal.SIGQUIT, signal.SIGINT):

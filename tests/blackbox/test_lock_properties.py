@@ -97,14 +97,9 @@ class CrashTest(QcTestCase):
         self.assertEqual(self.run_tool("qc-lock", "K", "--", "true").returncode, 0)
 
     def test_sigkill_of_the_wrapper_alone_keeps_the_name_until_the_command_exits(self):
-        out = self.path("out")
-        os.makedirs(out)
-        wrapper = self.start_tool("qc-lock", "ORPHAN", "--", *helper("term_reporter.py"), out)
-        record = self.wait_for_child("ORPHAN")
-        child = record["child_pid"]
-        self.track_pid(child)
-        wait_until(lambda: os.path.exists(os.path.join(out, "ready.%d" % child)),
-                   message="the command's signal handlers")
+        command, out = self.reporter()
+        wrapper = self.start_tool("qc-lock", "ORPHAN", "--", *command)
+        child = self.wait_for_reporter("ORPHAN", out)
         os.kill(wrapper.pid, signal.SIGKILL)
         # Not reaped yet: the dead wrapper lingers as a zombie, which must count as gone.
         wait_until(lambda: proc_state(wrapper.pid) == "Z", message="the wrapper to die")

@@ -1,10 +1,9 @@
 """qc-ps (SPEC §9): formats, filters, --scan duplicate detection, --check, exit codes."""
-import json
 import os
 import subprocess
 import unittest
 
-from qctest import PYTHON, QcTestCase, dead_pid, read_text, tool, wait_until
+from qctest import PYTHON, QcTestCase, dead_pid, read_text, wait_until
 
 COLUMNS = ["NAME", "STATE", "PID", "CHILD", "ACCOUNT", "HOST", "UPTIME", "RESTARTS", "COMMAND"]
 JSON_KEYS = ["name", "state", "pid", "child_pid", "account", "host", "started", "uptime_s",

@@ -8,7 +8,7 @@ import subprocess
 import time
 import unittest
 
-from qctest import (QcTestCase, helper, is_dead, proc_state, read_text, tool, wait_until)
+from qctest import (QcTestCase, is_dead, read_text, tool, wait_until)
 
 
 def events_of(stdout):
@@ -125,11 +125,9 @@ class StopTest(QcTestCase):
         self.assertEqual((stopped["event"], stopped["status"]), ("stopped", 137))
 
     def test_sigint_is_forwarded_as_sigint_and_usr1_passes_through(self):
-        out = self.path("out")
-        os.makedirs(out)
-        sup = self.start_tool("qc-run", "SIG", "--", *helper("term_reporter.py"), out)
-        child = self.wait_for_child("SIG")["child_pid"]
-        wait_until(lambda: os.path.exists(os.path.join(out, "ready.%d" % child)), message="handlers")
+        command, out = self.reporter()
+        sup = self.start_tool("qc-run", "SIG", "--", *command)
+        child = self.wait_for_reporter("SIG", out)
         signals_file = os.path.join(out, "signals.%d" % child)
         os.kill(sup.pid, signal.SIGUSR1)
         wait_until(lambda: read_text(signals_file).split() == ["SIGUSR1"], message="SIGUSR1")
@@ -139,12 +137,9 @@ class StopTest(QcTestCase):
         self.assertEqual(read_text(signals_file).split(), ["SIGUSR1", "SIGINT"])
 
     def test_a_killed_qc_run_leaves_nothing_unsupervised(self):
-        out = self.path("out")
-        os.makedirs(out)
-        sup = self.start_tool("qc-run", "K", "--", *helper("term_reporter.py"), out)
-        child = self.wait_for_child("K")["child_pid"]
-        self.track_pid(child)
-        wait_until(lambda: os.path.exists(os.path.join(out, "ready.%d" % child)), message="handlers")
+        command, out = self.reporter()
+        sup = self.start_tool("qc-run", "K", "--", *command)
+        child = self.wait_for_reporter("K", out)
         os.kill(sup.pid, signal.SIGKILL)
         sup.wait()
         signals_file = os.path.join(out, "signals.%d" % child)

@@ -100,12 +100,9 @@ class StopEverythingTest(ShutdownTestCase):
     def test_legacy_holders_and_orphans_are_stopped_too(self):
         python = self.start([PYTHON, "-c", "import time; time.sleep(1000)"])
         self.write_lock_file("LEGACY", self.legacy_record("LEGACY", python.pid))
-        out = self.path("out")
-        os.makedirs(out)
-        wrapper = self.start_tool("qc-lock", "ORPHAN", "--", *helper("term_reporter.py"), out)
-        orphan = self.wait_for_child("ORPHAN")["child_pid"]
-        self.track_pid(orphan)
-        wait_until(lambda: os.path.exists(os.path.join(out, "ready.%d" % orphan)), message="handlers")
+        command, out = self.reporter()
+        wrapper = self.start_tool("qc-lock", "ORPHAN", "--", *command)
+        orphan = self.wait_for_reporter("ORPHAN", out)
         os.kill(wrapper.pid, signal.SIGKILL)  # the command outlives it (it waits for "release")
         wrapper.wait()
         wait_until(lambda: "SIGTERM" in read_text(os.path.join(out, "signals.%d" % orphan)),

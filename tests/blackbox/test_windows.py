@@ -9,10 +9,8 @@ foreign process group. Tests that would need it say so and are skipped.
 """
 import json
 import os
-import shutil
 import signal
 import subprocess
-import time
 import unittest
 
 from qctest import BIN_DIR, EXE_SUFFIX, PYTHON, QcTestCase, helper, read_text, tool, wait_until
