@@ -261,9 +261,11 @@ void kill_remaining(Plan& plan, ExitWatcher& watcher) {
     for (auto it = t.members.rbegin(); it != t.members.rend(); ++it) {
       if (watcher.gone(it->id)) continue;
       auto sent = signal_process_if_same(it->id, Signal::kKill, it->group || it->kill_group);
-      if (sent && *sent) {
+      if (sent) {
+        // Still running at the deadline, so the deadline ended it: a supervisor whose command
+        // was killed a moment ago may be gone before its own SIGKILL is sent.
         it->killed = true;
-      } else if (!sent) {
+      } else {
         it->kill_errno = sent.error().sys_errno;
         log::warn("{}", sent.error().message);
       }
