@@ -208,10 +208,13 @@ RowView view_of(const LockEntry& e, WallTime now) {
       if (!r.legacy) v.restarts = r.restarts;
       v.command = r.command;
       started_at = parse_iso8601(r.timestamp);
-      if (e.state == EntryState::kRunning || e.state == EntryState::kLegacy) {
-        v.live_pid = r.pid;
-      } else if (e.state == EntryState::kOrphaned && r.child() && is_running(*r.child())) {
+      // -q prints the process that is the program: its command where one runs (killing
+      // the wrapper of a qc-launch would stop every program), else the wrapper.
+      const bool child_runs = !r.legacy && r.child() && is_running(*r.child());
+      if (child_runs && (e.state == EntryState::kRunning || e.state == EntryState::kOrphaned)) {
         v.live_pid = r.child_pid;
+      } else if (e.state == EntryState::kRunning || e.state == EntryState::kLegacy) {
+        v.live_pid = r.pid;
       }
     }
   }

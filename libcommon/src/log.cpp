@@ -13,6 +13,11 @@
 
 #include <fmt/args.h>
 
+#include <atomic>
+#include <cstdio>
+
+#include "platform.hpp"
+
 namespace qc::log {
 namespace {
 
@@ -93,7 +98,21 @@ std::string format(std::string_view format_string, std::initializer_list<Arg> ar
   }
 }
 
+namespace {
+
+// stderr closed under us (`qc-launch 2>&1 | head`): said once, in whatever log files are
+// attached; the stderr sink's writes then fail quietly.
+void note_lost_stderr() {
+  static std::atomic<bool> noted{false};
+  if (!std::ferror(stderr) || noted.exchange(true)) return;
+  logger()->log(spdlog::level::warn,
+                "warning: stderr is closed (its reader went away); messages go on to the log file only");
+}
+
+}  // namespace
+
 void init(std::string_view tool, bool verbose) {
+  platform::ignore_broken_pipes();
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   sink->set_pattern(std::string(tool) + ": %v");
   auto instance = std::make_shared<spdlog::logger>(std::string(tool), sink);
@@ -142,6 +161,7 @@ void write(Level level, std::string_view format_string, std::initializer_list<Ar
   std::string message = printable(format(format_string, args));
   if (level == Level::kWarn) message.insert(0, "warning: ");
   logger()->log(to_spdlog(level), "{}", message);
+  note_lost_stderr();
 }
 
 }  // namespace qc::log

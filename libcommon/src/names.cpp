@@ -36,6 +36,7 @@ std::string quoted(const std::string& text) {
 
 bool is_valid_lock_name(const std::string& name) {
   if (name.empty() || name.size() > kMaxNameLength || name == "." || name == "..") return false;
+  if (name[0] == '-') return false;  // it would read as an option wherever it is passed on
   for (char c : name) {
     if (!is_name_char(c)) return false;
   }
@@ -51,11 +52,13 @@ Status validate_lock_name(const std::string& name) {
     why = "it is " + std::to_string(name.size()) + " characters long (at most 100)";
   } else if (name == "." || name == "..") {
     why = "it names a directory";
+  } else if (name[0] == '-' && is_valid_lock_name("x" + name.substr(1))) {
+    why = "it starts with '-', which reads as an option";
   } else {
     why = "it contains characters other than letters, digits, '_', '.' and '-'";
   }
   return Error{"invalid lock name " + quoted(name) + ": " + why +
-               "; use 1-100 of A-Z a-z 0-9 _ . -"};
+               "; use 1-100 of A-Z a-z 0-9 _ . - (not starting with -)"};
 }
 
 std::string resolve_lock_dir(const std::optional<std::string>& from_option) {

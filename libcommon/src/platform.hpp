@@ -13,4 +13,8 @@ bool local_time(std::time_t t, std::tm& out, long& utc_offset_s);
 // Whether stdin is a terminal (for confirmations).
 bool stdin_is_terminal();
 
+// A reader that went away (`qc-launch | head`) must not kill a supervisor: writes to a
+// closed pipe then fail with EPIPE instead of raising SIGPIPE. Children get the default back.
+void ignore_broken_pipes();
+
 }  // namespace qc::platform

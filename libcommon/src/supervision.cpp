@@ -88,6 +88,10 @@ void JsonEventWriter::emit(const SupervisorEvent& e) {
   j["time"] = iso8601_now();
   if (e.delay_s) j["delay_s"] = *e.delay_s;
   out_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+  if (!out_ && !lost_) {  // its reader went away: supervision goes on, events go to the log
+    lost_ = true;
+    log::warn("stdout is closed (its reader went away); --json events are no longer written");
+  }
 }
 
 void LogEventWriter::emit(const SupervisorEvent& e) {

@@ -42,9 +42,10 @@ double backoff_delay_s(const RestartPolicy& policy, int attempt) {
 }
 
 namespace {
+// Capped at about 30 years (as deadline_after is): nanoseconds overflow past 292 years.
 SteadyTime after(SteadyTime now, double seconds) {
   return now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                   std::chrono::duration<double>(std::max(0.0, seconds)));
+                   std::chrono::duration<double>(std::clamp(seconds, 0.0, 1e9)));
 }
 }  // namespace
 

@@ -70,6 +70,16 @@ class ProbeTest(PeerTestCase):
             self.assertTrue(r.stdout.startswith("CRITICAL %s HEARTBEAT" % ep), r.stdout)
             self.assertIn(message, r.stdout)
 
+    def test_json_error_is_the_peers_own_string_as_it_came(self):
+        ep = self.peer("error")
+        r = self.probe("--json", "-t", "5", ep)
+        self.assertEqual(r.returncode, 2, r.stdout)
+        [line] = [json.loads(l) for l in r.stdout.splitlines()]
+        self.assertEqual((line["status"], line["error"], line["result"]),
+                         ("ERROR", "Gateway not ready", "CRITICAL"))
+        text = self.probe("-t", "5", ep).stdout
+        self.assertIn("ERROR: Gateway not ready", text, "the text line may add words around it")
+
     def test_critical_within_timeout_plus_one_second_when_nothing_listens(self):
         import socket
         with socket.socket() as s:
@@ -280,8 +290,11 @@ class ResponderTest(PeerTestCase):
             reply = self.ask(*frames)
             self.assertIsNotNone(reply, "request %d went unanswered" % i)
             self.assertEqual(reply["status"], "ERROR")
-        big = self.ask(b"[" + b"1," * (1024 * 1024) + b"1]")  # 2 MiB
-        self.assertEqual(big["error"], "Invalid request structure")
+        near_limit = self.ask(b"[" + b"1," * (30 * 1024) + b"1]")  # 60 KiB: under the 64 KiB cap
+        self.assertEqual(near_limit["error"], "Invalid request structure")
+        # Over the cap (docs/protocol.md): the connection is dropped, nothing is allocated,
+        # and the responder goes on serving everyone else.
+        self.assertIsNone(self.ask(b"[" + b"1," * (1024 * 1024) + b"1]", timeout_ms=1000))
         reply = self.ask(self.request(action="HEARTBEAT", req_id="after", timestamp=1, payload={}))
         self.assertEqual((reply["status"], reply["req_id"]), ("SUCCESS", "after"))
         self.assertEqual(self.run_tool("qc-heartbeat", self.endpoint).returncode, 0)

@@ -27,7 +27,7 @@ class PsTest(QcTestCase):
 
     def test_table_tsv_json_and_pids_show_the_same_rows(self):
         b, brec = self.hold("BRAIN_ATLAS", "--account", "212000584")
-        w, _ = self.hold("WATCHDOG_ATLAS")
+        w, wrec = self.hold("WATCHDOG_ATLAS")
         self.write_lock_file("OLD", self.qc_record("OLD", dead_pid(), 1))
 
         table = self.run_tool("qc-ps")
@@ -56,7 +56,8 @@ class PsTest(QcTestCase):
         self.assertEqual(rows[1]["state"], "stale")
 
         pids = self.run_tool("qc-ps", "-q").stdout.split()
-        self.assertEqual(pids, [str(b.pid), str(w.pid)])
+        self.assertEqual(pids, [str(brec["child_pid"]), str(wrec["child_pid"])],
+                         "-q prints the program (CHILD), not its wrapper")
         self.assertEqual(self.run_tool("qc-ps", "-q", "--all").stdout.split(), pids,
                          "stale PIDs are never printed for xargs")
 

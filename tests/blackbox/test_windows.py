@@ -136,7 +136,7 @@ class WindowsToolsTest(WineTestCase):
         self.assertEqual([line.split("\t")[0] for line in tsv[1:]], ["OLD", "P"])
         rows = self.ps_json("--all")
         self.assertEqual([(r["name"], r["state"]) for r in rows], [("OLD", "stale"), ("P", "running")])
-        self.assertEqual(self.run_tool("qc-ps", "-q").stdout.split(), [str(record["pid"])])
+        self.assertEqual(self.run_tool("qc-ps", "-q").stdout.split(), [str(record["child_pid"])])
         os.kill(wrapper.pid, signal.SIGKILL)
         wrapper.wait()
 

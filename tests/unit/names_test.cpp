@@ -26,6 +26,15 @@ TEST(LockName, RejectsEverythingElseWithAReason) {
   EXPECT_NE(long_name.error().message.find("101 characters"), std::string::npos);
 }
 
+TEST(LockName, ANameStartingWithADashWouldReadAsAnOption) {
+  EXPECT_FALSE(is_valid_lock_name("-x"));
+  EXPECT_FALSE(is_valid_lock_name("--help"));
+  EXPECT_TRUE(is_valid_lock_name("x-"));
+  Status s = validate_lock_name("-BRAIN");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("starts with '-'"), std::string::npos);
+}
+
 void set_env(const char* name, const char* value) {
 #ifdef _WIN32
   _putenv_s(name, value == nullptr ? "" : value);

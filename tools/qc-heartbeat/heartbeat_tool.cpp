@@ -126,6 +126,8 @@ void print_probe(const Options& o, const heartbeat::ProbeReport& r, Outcome outc
   if (r.outcome == Outcome::kOk) {
     const std::string data = data_text(r.data_json);
     if (!data.empty()) line += " " + data;
+  } else if (!r.problem.empty()) {
+    line += " " + r.problem;
   } else if (r.error) {
     line += " " + *r.error;
   }

@@ -43,6 +43,8 @@ double number_at(const json& object, const char* key, const std::string& where, 
   if (!(d >= min)) {
     fail(where + ": \"" + key + "\" must be at least " + std::to_string(static_cast<int>(min)));
   }
+  // A year; more would overflow a deadline (a stop timeout of 1e10 meant SIGKILL at once).
+  if (d > 31536000) fail(where + ": \"" + key + "\" must be at most 31536000 (a year)");
   return d;
 }
 
@@ -254,6 +256,26 @@ PlannedProgram expand_program(const json& p, const std::string& label, const Pro
   return out;
 }
 
+// Where a string (or a key) holds a NUL: such a string would be shown up to the NUL and run
+// in full, or the other way round.
+std::optional<std::string> string_with_nul(const json& v, const std::string& where) {
+  auto has_nul = [](const std::string& s) { return s.find('\0') != std::string::npos; };
+  if (v.is_string()) {
+    if (has_nul(v.get_ref<const std::string&>())) return where.empty() ? "the top level" : where;
+  } else if (v.is_object()) {
+    for (const auto& [key, value] : v.items()) {
+      const std::string inner = where.empty() ? key : where + "." + key;
+      if (has_nul(key)) return "a key in " + (where.empty() ? std::string("the top level") : where);
+      if (auto found = string_with_nul(value, inner)) return found;
+    }
+  } else if (v.is_array()) {
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (auto found = string_with_nul(v[i], where + "[" + std::to_string(i) + "]")) return found;
+    }
+  }
+  return std::nullopt;
+}
+
 LaunchPlan build_plan(const json& root, const std::string& path, const LoadOptions& options) {
   const std::string file = fs::path(path).filename().string();
   if (!root.is_object()) fail(file + ": the top level must be an object with ACCOUNTS and LAUNCH");
@@ -382,6 +404,11 @@ std::variant<LaunchPlan, ConfigFailure> parse_launch_plan(const std::string& tex
     if (bracket != std::string::npos) what = what.substr(bracket + 2);
     return ConfigFailure{exit_code::kConfig, path + ": invalid JSON: " + what};
   }
+  if (auto where = string_with_nul(root, "")) {
+    return ConfigFailure{exit_code::kConfig, path + ": " + *where +
+                                                 " contains a NUL character (\\u0000), which no command, "
+                                                 "path or name can hold; remove it"};
+  }
   try {
     return build_plan(root, path, options);
   } catch (const Invalid& invalid) {
@@ -396,26 +423,34 @@ std::variant<LaunchPlan, ConfigFailure> parse_launch_plan(const std::string& tex
 std::variant<LaunchPlan, ConfigFailure> load_launch_plan(const std::string& path,
                                                          const LoadOptions& options) {
   std::error_code ec;
-  if (!fs::exists(path, ec)) {
+  const auto status = fs::status(path, ec);
+  if (!fs::exists(status)) {
     return ConfigFailure{exit_code::kNoInput,
                          "cannot read " + path + ": no such file; pass the config's path, or run "
                          "qc-launch where MASTER_CONFIG.json is"};
   }
-  if (fs::is_directory(path, ec)) {
+  if (fs::is_directory(status)) {
     return ConfigFailure{exit_code::kNoInput, "cannot read " + path + ": it is a directory"};
   }
-  const auto bytes = fs::file_size(path, ec);
-  if (!ec && bytes > kMaxConfigBytes) {
-    return ConfigFailure{exit_code::kConfig, path + " is " + std::to_string(bytes) +
-                                                 " bytes; qc-launch reads configs up to 16 MiB"};
+  // A FIFO would block forever and a device (/dev/zero) never ends: a config is a file.
+  if (!fs::is_regular_file(status)) {
+    return ConfigFailure{exit_code::kConfig, "cannot use " + path +
+                                                 ": it is not a regular file (a FIFO, a device or a socket); "
+                                                 "pass the path of a MASTER_CONFIG.json file"};
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return ConfigFailure{exit_code::kNoInput, "cannot read " + path + ": " + std::strerror(errno)};
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_launch_plan(text.str(), path, options);
+  // Read at most one byte past the cap, whatever the size said a moment ago.
+  std::string text(static_cast<std::size_t>(kMaxConfigBytes) + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxConfigBytes) {
+    return ConfigFailure{exit_code::kConfig,
+                         path + " is larger than 16 MiB; qc-launch reads configs up to 16 MiB"};
+  }
+  return parse_launch_plan(text, path, options);
 }
 
 }  // namespace qc::launch

@@ -266,7 +266,7 @@ void Orchestrator::advance_stop(SteadyTime now) {
   while (stop_cursor_ >= 0) {
     Program& p = programs_[static_cast<std::size_t>(stop_cursor_)];
     if (!p.started || p.supervisor->finished()) {
-      if (p.pump) p.pump->drain();
+      if (p.pump) p.pump->drain_rest();
       if (p.lock) {
         if (Status s = p.lock->release(); !s) log::warn("{}", s.error().message);
         p.lock.reset();
@@ -388,12 +388,6 @@ int Orchestrator::run() {
       continue;
     }
     const auto now = Clock::now();
-    for (NativeHandle h : events->readable) {
-      if (probe_ && h == probe_->wake_handle()) continue;
-      for (auto& p : programs_) {
-        if (p.pump && p.pump->handle() == h) p.pump->drain();
-      }
-    }
     for (const auto& exit : events->exits) {
       for (auto& p : programs_) {
         auto process = p.supervisor->process();
@@ -411,6 +405,8 @@ int Orchestrator::run() {
         if (!stopping_) stop_one(*s.value, now);
       } else if (s.signal == Signal::kUser1 || s.signal == Signal::kUser2) {
         report_status();
+      } else if (s.signal == Signal::kHangup) {  // a closed terminal or SSH session stops nothing
+        log::info("SIGHUP received and ignored: every program runs on (stop with SIGTERM or qc-shutdown)");
       } else if (!stopping_) {
         begin_stop(exit_code::kOk, "stopping every program (" + signal_name(s.number) + ")");
       } else if (!killing_) {
@@ -423,9 +419,16 @@ int Orchestrator::run() {
     }
     if (probe_) on_probe(now);
     for (auto& p : programs_) p.supervisor->on_deadline(now);
+    // Output after signals, exits and deadlines, a bounded share per program per wake-up.
+    for (NativeHandle h : events->readable) {
+      if (probe_ && h == probe_->wake_handle()) continue;
+      for (auto& p : programs_) {
+        if (p.pump && p.pump->handle() == h) p.pump->drain();
+      }
+    }
     for (auto& p : programs_) {
       if (!stopping_ && p.stop_sent && p.supervisor->finished() && p.lock) {
-        if (p.pump) p.pump->drain();
+        if (p.pump) p.pump->drain_rest();
         if (Status st = p.lock->release(); !st) log::warn("{}", st.error().message);
         p.lock.reset();
       }
@@ -441,7 +444,7 @@ int Orchestrator::run() {
   for (auto& p : programs_) {
     close_handle(p.output);  // first: a reader thread (Windows) sees the end once every writer is gone
     if (p.pump) {
-      p.pump->drain();
+      p.pump->drain_rest();
       p.pump->flush();
     }
     if (p.lock) p.lock->release();

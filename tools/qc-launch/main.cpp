@@ -19,9 +19,9 @@ once the one before is ready ("ready": {"tcp": "HOST:PORT"} or {"heartbeat": "tc
 within "timeout_s"; without "ready", once started), and are supervised as qc-run does it:
 restarted on failure with backoff, output in log_dir/NAME.log, the orchestrator's own log in
 log_dir/qc-launch.log. A status report (name, state, PID, uptime, restarts) is logged every
---status-interval seconds and on SIGUSR1. SIGINT, SIGTERM or SIGHUP stop the programs in
-reverse start order, each within its stop timeout, and release every lock; a second one
-kills what is left at once.
+--status-interval seconds and on SIGUSR1. SIGINT or SIGTERM stop the programs in reverse
+start order, each within its stop timeout, and release every lock; a second one kills what
+is left at once. SIGHUP (a closed terminal or SSH session) stops nothing: it is logged.
 
 Exit status: 0 after a stop by signal, or when every program ended without giving up; 1
 when a program was not ready in time, could not start, or gave up; 64 usage (also an

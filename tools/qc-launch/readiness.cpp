@@ -64,7 +64,7 @@ void ReadinessProbe::run() {
       result = report.interrupted ? ProbeOutcome::kCancelled
                : report.outcome == heartbeat::Outcome::kOk ? ProbeOutcome::kSucceeded
                                                            : ProbeOutcome::kFailed;
-      why = report.error.value_or("");
+      why = report.problem.empty() ? report.error.value_or("") : report.problem;
     } else {
       result = tcp_connect_probe(host, port, attempt_ms, cancel_->handle(), why);
     }

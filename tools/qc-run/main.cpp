@@ -16,9 +16,10 @@ send is restarted; under always every end is; under no none is. Every restart co
 toward --max-restarts; the first waits INITIAL seconds, each quick failure doubles the
 wait up to MAX; a run lasting --reset-after seconds resets the count and the wait.
 
-SIGINT, SIGTERM (and SIGHUP, as SIGTERM) stop the command: the signal goes to its process
-group, then SIGKILL after --stop-timeout; a second one kills at once. SIGUSR1 and SIGUSR2
-are passed to the command's process group.
+SIGINT and SIGTERM stop the command: the signal goes to its process group, then SIGKILL
+after --stop-timeout; a second one kills at once. SIGUSR1 and SIGUSR2 are passed to the
+command's process group. SIGHUP (a closed terminal or SSH session) stops nothing: it is
+logged.
 
 Exit status: the command's own (128+N for signal N) when it ends without a restart; 0
 after a stop by signal; 1 when restarts are used up; 75 (or -E) when NAME is held; 64

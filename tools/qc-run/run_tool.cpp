@@ -102,7 +102,6 @@ int run(const Options& o) {
       continue;
     }
     const auto now = std::chrono::steady_clock::now();
-    if (pump && !events->readable.empty()) pump->drain();
     for (const auto& exit : events->exits) {
       const auto process = supervisor.process();
       if (!process || exit.pid != process->pid) continue;
@@ -114,21 +113,28 @@ int run(const Options& o) {
         if (auto process = supervisor.process()) children.signal_group(process->pid, s.signal);
         continue;
       }
+      if (s.signal == Signal::kHangup) {  // a closed terminal or SSH session stops nothing
+        log::info("SIGHUP received and ignored: {} runs on (stop it with SIGTERM or qc-shutdown)",
+                  spec.name);
+        continue;
+      }
       if (stop_requested) {  // a second request: no more waiting
         log::info("stopping {} now (SIGKILL)", spec.name);
         supervisor.kill_now();
         continue;
       }
       stop_requested = true;
-      const Signal forward = s.signal == Signal::kHangup ? Signal::kTerminate : s.signal;
+      const Signal forward = s.signal;
       log::info("stopping {} ({} to its process group)", spec.name, signal_name(signal_number(forward)));
       supervisor.stop(forward, now);
     }
     supervisor.on_deadline(std::chrono::steady_clock::now());
+    // Output last, and a bounded share of it: signals, exits and deadlines come first.
+    if (pump && !events->readable.empty()) pump->drain();
   }
   close_handle(output);  // first: a reader thread (Windows) sees the end once every writer is gone
   if (pump) {
-    pump->drain();
+    pump->drain_rest();
     pump->flush();
   }
   if (Status s = lock.release(); !s) log::warn("{}", s.error().message);

@@ -18,6 +18,10 @@ inline void add_version(CLI::App& app, const std::string& tool) {
   app.set_version_flag("--version", tool + " " + QC_VERSION, "Print the version and exit");
 }
 
+// The largest number any option takes: a year of seconds. Larger ones (1e10, inf) would
+// overflow a deadline into the past, and a stop timeout of "inf" would mean SIGKILL at once.
+constexpr double kMaxNumber = 31536000;
+
 // "a number of seconds, 0 or more": CLI11's own range checks print the whole range of a
 // double when a value is not a number.
 inline CLI::Validator number_at_least(double minimum, bool inclusive, const std::string& what) {
@@ -33,6 +37,7 @@ inline CLI::Validator number_at_least(double minimum, bool inclusive, const std:
         if (used == 0 || used != value.size() || v != v || (inclusive ? v < minimum : v <= minimum)) {
           return "expects " + what + ", not \"" + value + "\"";
         }
+        if (v > kMaxNumber) return "expects at most 31536000 (a year), not \"" + value + "\"";
         return "";
       },
       "");

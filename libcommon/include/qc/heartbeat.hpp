@@ -30,7 +30,11 @@ struct ProbeReport {
   std::optional<std::string> status;  // the reply's status
   std::optional<double> rtt_ms;       // of the attempt that was answered
   std::string data_json = "null";
-  std::optional<std::string> error;   // the reply's error, or why there was no good reply
+  // The peer's own error string exactly as it came (an ERROR reply), or why there was no
+  // good reply (a timeout, a malformed reply).
+  std::optional<std::string> error;
+  // For people: the whole reason, e.g. "ERROR: gateway busy" (empty for a success).
+  std::string problem;
   int attempts = 0;
   bool interrupted = false;           // `interrupt` became readable: stop probing
 };

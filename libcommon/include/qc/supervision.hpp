@@ -36,12 +36,19 @@ class OutputPump {
   OutputPump(const OutputPump&) = delete;
   OutputPump& operator=(const OutputPump&) = delete;
   NativeHandle handle() const;
-  // Drains what is readable now (POSIX). Returns false at end of file.
+  // Reads one wake-up's share of what is readable (POSIX: at most 16 KiB, so that a child
+  // writing without pause cannot starve the loop). Returns false at end of file.
   bool drain();
+  // Reads what is left once the program has ended (at most 4 MiB: a descendant that kept
+  // the pipe open and writes on cannot hold us here).
+  bool drain_rest();
   // Writes a trailing partial line.
   void flush();
 
  private:
+  static constexpr std::size_t kReadPerWake = 16 * 1024;
+  static constexpr std::size_t kReadAtEnd = 4 * 1024 * 1024;
+  bool read_up_to(std::size_t max_bytes);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
@@ -68,7 +75,7 @@ class ChildProcesses : public ProcessControl {
   std::map<Pid, Child> children_;
 };
 
-// SPEC §5's JSON Lines on stdout: {"event", "name", "pid", "status", "restarts", "time"}
+// qc-run's and qc-launch's JSON Lines on stdout (docs/events.md): {"event", "name", "pid", "status", "restarts", "time"}
 // (and "delay_s" when restarting).
 class JsonEventWriter : public EventSink {
  public:
@@ -77,6 +84,7 @@ class JsonEventWriter : public EventSink {
 
  private:
   std::ostream& out_;
+  bool lost_ = false;
 };
 
 // Each event's sentence through qc::log (stderr and attached log files).

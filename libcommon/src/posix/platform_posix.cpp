@@ -1,6 +1,7 @@
 // The POSIX definitions of platform.hpp.
 #include "platform.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 namespace qc::platform {
@@ -12,6 +13,8 @@ bool local_time(std::time_t t, std::tm& out, long& utc_offset_s) {
 }
 
 bool stdin_is_terminal() { return ::isatty(STDIN_FILENO) == 1; }
+
+void ignore_broken_pipes() { ::signal(SIGPIPE, SIG_IGN); }
 
 }  // namespace qc::platform
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "line_writer.hpp"
 #include "qc/supervision.hpp"
@@ -11,7 +12,16 @@ namespace qc {
 
 Result<Pipe> make_output_pipe() {
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return os_error("cannot create a pipe", errno);
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    const int err = errno;
+    if (err == EMFILE || err == ENFILE) {
+      return Error{std::string("cannot create a pipe for a program's output: ") + std::strerror(err) +
+                       "; raise the open-file limit (ulimit -n, or LimitNOFILE= in a systemd unit) "
+                       "or supervise fewer programs in one qc-launch",
+                   err};
+    }
+    return os_error("cannot create a pipe for a program's output", err);
+  }
   ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) | O_NONBLOCK);
   return Pipe{fds[0], fds[1]};
 }
@@ -35,17 +45,26 @@ OutputPump::~OutputPump() {
 
 NativeHandle OutputPump::handle() const { return impl_->read_end; }
 
-bool OutputPump::drain() {
+bool OutputPump::drain() { return read_up_to(kReadPerWake); }
+
+bool OutputPump::drain_rest() { return read_up_to(kReadAtEnd); }
+
+// A child that writes as fast as it can (`yes`) always has more: reading until EAGAIN would
+// never return to the loop, and signals, exits and deadlines would wait behind it.
+bool OutputPump::read_up_to(std::size_t max_bytes) {
   char buf[16384];
-  for (;;) {
+  std::size_t done = 0;
+  while (done < max_bytes) {
     const ssize_t n = ::read(static_cast<int>(impl_->read_end), buf, sizeof buf);
     if (n > 0) {
       impl_->lines.append(buf, static_cast<std::size_t>(n));
+      done += static_cast<std::size_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     return n != 0;  // 0: end of file; EAGAIN: nothing more now
   }
+  return true;
 }
 
 void OutputPump::flush() { impl_->lines.flush(); }

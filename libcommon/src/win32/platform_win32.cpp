@@ -11,6 +11,8 @@
 
 namespace qc::platform {
 
+void ignore_broken_pipes() {}  // a write to a closed pipe fails with an error; nothing kills us
+
 bool local_time(std::time_t t, std::tm& out, long& utc_offset_s) {
   if (localtime_s(&out, &t) != 0) return false;
   std::tm copy = out;

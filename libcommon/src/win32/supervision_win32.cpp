@@ -46,6 +46,7 @@ OutputPump::~OutputPump() {
 NativeHandle OutputPump::handle() const { return kInvalidHandle; }  // the thread reads
 
 bool OutputPump::drain() { return true; }
+bool OutputPump::drain_rest() { return true; }
 
 void OutputPump::flush() {
   if (impl_->reader == nullptr) return;

@@ -17,6 +17,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::int64_t kMaxMessageBytes = 16 * 1024 * 1024;
+// A responder runs for weeks and must not be grown by a client: a Protocol v1.0 request is
+// a few hundred bytes, so one over 64 KiB drops that client's connection (libzmq checks the
+// size before it allocates), and at most 100 requests (and 100 replies) wait per client.
+// Worst case held: 100 x 64 KiB per connected client. docs/protocol.md lists these limits.
+constexpr std::int64_t kMaxRequestBytes = 64 * 1024;
+constexpr int kResponderQueue = 100;
 
 zmq::context_t& context() {
   static zmq::context_t ctx(1);
@@ -168,9 +174,12 @@ ProbeReport Client::probe(const ProbeOptions& o, NativeHandle interrupt) {
       if (check.verdict == protocol::ReplyCheck::Verdict::kSuccess) {
         report.outcome = Outcome::kOk;
         report.error = check.error;
+      } else if (check.verdict == protocol::ReplyCheck::Verdict::kNotSuccess) {
+        report.error = check.error;  // the peer's words, unprefixed ("gateway busy")
+        report.problem = check.problem;
       } else {
         report.error = check.problem;
-        if (check.verdict != protocol::ReplyCheck::Verdict::kNotSuccess) impl_->socket.reset();
+        impl_->socket.reset();  // a REQ socket out of step with its peer cannot be reused
       }
       return report;
     }
@@ -204,6 +213,9 @@ Result<std::unique_ptr<Responder>> Responder::bind(const std::string& endpoint,
   impl->service = service;
   try {
     impl->socket = make_socket(zmq::socket_type::rep);
+    impl->socket->set(zmq::sockopt::maxmsgsize, kMaxRequestBytes);
+    impl->socket->set(zmq::sockopt::rcvhwm, kResponderQueue);
+    impl->socket->set(zmq::sockopt::sndhwm, kResponderQueue);
     impl->socket->bind(endpoint);
   } catch (const zmq::error_t& e) {
     return Error{"cannot serve on " + endpoint + ": " + e.what() +

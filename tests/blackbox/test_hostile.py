@@ -1,0 +1,184 @@
+"""A hostile week (issue 16): what a careless user, a second user on the same machine and a
+misbehaving program did to qc, each as a test that failed before the fix. The README's
+hardening section lists the results."""
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import time
+import unittest
+
+from qctest import QcTestCase, PYTHON, is_dead, read_text, tool, wait_until
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kib(pid):
+    for line in read_text("/proc/%d/status" % pid).splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def write_config(directory, programs, **launch):
+    launch.setdefault("lock_dir", "locks")
+    launch["programs"] = programs
+    path = os.path.join(directory, "MASTER_CONFIG.json")
+    with open(path, "w") as f:
+        json.dump({"ACCOUNTS": {}, "LAUNCH": launch}, f)
+    return path
+
+
+class SupervisionSurvivesTest(QcTestCase):
+    """Items 4 and 5: supervision must not die or stall."""
+
+    def test_a_closed_stdout_and_stderr_do_not_stop_qc_run(self):
+        # `qc-run --json | head -n 1`: the reader leaves after the first line.
+        logs = self.path("logs")
+        marker = self.path("runs")
+        sup = self.start_tool("qc-run", "--json", "--log-dir", logs, "--max-restarts", "1000",
+                              "--backoff", "0.05,0.05", "SP", "--", "sh", "-c",
+                              'echo run >> "$0"; exit 1', marker,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        sup.stdout.readline()
+        sup.stdout.close()
+        sup.stderr.close()
+        runs = lambda: len(read_text(marker).split())
+        seen = runs()
+        wait_until(lambda: runs() >= seen + 5, message="restarts after the reader left")
+        self.assertIsNone(sup.poll(), "qc-run died of SIGPIPE (exit %s)" % sup.poll())
+        log = read_text(os.path.join(logs, "SP.log"))
+        self.assertEqual(log.count("stderr is closed"), 1, "the loss is logged once")
+        self.assertEqual(log.count("stdout is closed"), 1, "the loss is logged once")
+        os.kill(sup.pid, signal.SIGTERM)
+        self.assertEqual(sup.wait(timeout=10), 0)
+
+    def test_a_closed_stderr_does_not_stop_qc_launch(self):
+        # `qc-launch 2>&1 | head -n 3`
+        cfg = write_config(self.tmp, [{"name": "P", "command": ["sleep", "1000"]}], log_dir="logs")
+        sup = self.start_tool("qc-launch", "--status-interval", "0.05", cfg,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for _ in range(3):
+            sup.stdout.readline()
+        sup.stdout.close()
+        log = os.path.join(self.tmp, "logs", "qc-launch.log")
+        wait_until(lambda: read_text(log).count("status: P") >= 5, message="status reports")
+        self.assertIsNone(sup.poll(), "qc-launch died of SIGPIPE (exit %s)" % sup.poll())
+        self.assertEqual(read_text(log).count("stderr is closed"), 1)
+        os.kill(sup.pid, signal.SIGTERM)
+        self.assertEqual(sup.wait(timeout=10), 0)
+
+    def test_a_child_writing_without_pause_does_not_delay_a_stop(self):
+        # `yes` under qc-run with --log-dir: SIGTERM used to wait more than 10 s.
+        logs = self.path("logs")
+        sup = self.start_tool("qc-run", "--log-dir", logs, "--log-max-bytes", "1000000",
+                              "--log-files", "1", "FLOOD", "--", "yes")
+        log = os.path.join(logs, "FLOOD.log")
+        wait_until(lambda: os.path.exists(log) and os.path.getsize(log) > 100000,
+                   message="the flood in the log")
+        started = time.monotonic()
+        os.kill(sup.pid, signal.SIGTERM)
+        self.assertEqual(sup.wait(timeout=30), 0)
+        self.assertLess(time.monotonic() - started, 2.0, "the stop waited behind the output")
+
+    def test_a_flooding_neighbour_does_not_slow_a_crash_loop_under_qc_launch(self):
+        # Under qc-launch a crash-looping neighbour of `yes` restarted once in 6 s instead of
+        # about 29 times. Here: 20 restarts 0.1 s apart must take well under 20 x 0.1 s x 2.
+        marker = self.path("runs")
+        cfg = write_config(self.tmp, [
+            {"name": "FLOOD", "command": ["yes"]},
+            {"name": "CRASHY", "command": ["sh", "-c", 'echo run >> "$0"; exit 1', marker],
+             "max_restarts": 20, "backoff_s": [0.1, 0.1]}], log_dir="logs")
+        sup = self.start_tool("qc-launch", cfg)
+        started = time.monotonic()
+        wait_until(lambda: len(read_text(marker).split()) >= 21, timeout=30, message="21 runs")
+        elapsed = time.monotonic() - started
+        self.assertLess(elapsed, 4.0, "20 restarts 0.1 s apart took %.1f s" % elapsed)
+        os.kill(sup.pid, signal.SIGTERM)
+        self.assertIn(sup.wait(timeout=30), (0, 1))
+
+
+class SmallerThingsTest(QcTestCase):
+    """Item 12."""
+
+    def test_absurd_timeouts_are_refused_not_turned_into_an_immediate_kill(self):
+        for value in ("1e10", "inf", "nan", "-1"):
+            r = self.run_tool("qc-run", "--stop-timeout", value, "T", "--", "true")
+            self.assertEqual(r.returncode, 64, (value, r.stderr))
+            self.assertIn("--stop-timeout", r.stderr)
+        r = self.run_tool("qc-shutdown", "--timeout", "inf", "--yes")
+        self.assertEqual(r.returncode, 64, r.stderr)
+        cfg = write_config(self.tmp, [{"name": "P", "command": ["true"], "stop_timeout_s": 1e10}])
+        r = self.run_tool("qc-launch", cfg)
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn("stop_timeout_s", r.stderr)
+
+    def test_a_name_may_not_start_with_a_dash(self):
+        # The command line cannot even pass one; a config can.
+        cfg = write_config(self.tmp, [{"name": "-P", "command": ["true"]}])
+        r = self.run_tool("qc-launch", cfg)
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn("starts with '-'", r.stderr)
+
+    def test_a_config_that_is_not_a_regular_file_is_refused_at_once(self):
+        r = self.run_tool("qc-launch", "/dev/zero", timeout=20)
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn("not a regular file", r.stderr)
+        fifo = self.path("fifo.json")
+        os.mkfifo(fifo)
+        r = self.run_tool("qc-launch", fifo, timeout=20)
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn("not a regular file", r.stderr)
+
+    def test_a_nul_inside_a_config_string_is_refused(self):
+        cfg = write_config(self.tmp, [{"name": "P", "command": ["sh", "-c", "echo shown\u0000rm -rf x"]}])
+        r = self.run_tool("qc-launch", "--dry-run", cfg)
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn("LAUNCH.programs[0].command[2] contains a NUL", r.stderr)
+
+
+class ResponderMemoryTest(QcTestCase):
+    """Item 10: a client sending huge requests without reading replies."""
+
+    def test_huge_requests_neither_grow_the_responder_nor_block_probes(self):
+        endpoint = "tcp://127.0.0.1:%d" % free_port()
+        server = self.start_tool("qc-heartbeat", "--serve", endpoint)
+        probe = lambda: self.run_tool("qc-heartbeat", "-t", "2", endpoint).returncode
+        wait_until(lambda: probe() == 0, message="the responder")
+        idle = rss_kib(server.pid)
+        flooder = self.start([PYTHON, "-c", """
+import sys, zmq
+ctx = zmq.Context()
+s = ctx.socket(zmq.DEALER)
+s.setsockopt(zmq.SNDHWM, 0)
+s.connect(sys.argv[1])
+blob = b"x" * (15 << 20)
+for _ in range(100):
+    s.send_multipart([b"", blob], copy=False)
+open(sys.argv[2], "w").write("sent")
+sys.stdin.read()
+""", endpoint, self.path("sent")], stdin=subprocess.PIPE)
+        peak = idle
+        deadline = time.monotonic() + 60
+        while not os.path.exists(self.path("sent")) and time.monotonic() < deadline:
+            peak = max(peak, rss_kib(server.pid))
+            time.sleep(0.05)
+        self.assertTrue(os.path.exists(self.path("sent")), "the flooder sent everything")
+        for _ in range(5):
+            self.assertEqual(probe(), 0, "a legitimate probe during the flood")
+            peak = max(peak, rss_kib(server.pid))
+        self.assertLess(peak - idle, 32 * 1024, "the responder grew from %d to %d KiB" % (idle, peak))
+        flooder.stdin.close()
+        flooder.wait(timeout=10)
+        self.assertEqual(probe(), 0)
+        self.assertLess(rss_kib(server.pid) - idle, 8 * 1024, "back to its idle size")
+
+
+if __name__ == "__main__":
+    unittest.main()
