@@ -35,12 +35,14 @@ std::string file_name_of(const std::string& name) { return name + kLockSuffix; }
 
 }  // namespace
 
-HeldLock::HeldLock(std::unique_ptr<LockFile> file) : file_(std::move(file)) {}
+HeldLock::HeldLock(std::unique_ptr<LockFile> file, std::size_t file_size)
+    : file_(std::move(file)), file_size_(file_size) {}
 HeldLock::HeldLock(HeldLock&&) noexcept = default;
 HeldLock& HeldLock::operator=(HeldLock&& other) noexcept {
   if (this != &other) {
     release();
     file_ = std::move(other.file_);
+    file_size_ = other.file_size_;
   }
   return *this;
 }
@@ -53,7 +55,14 @@ const std::string& HeldLock::path() const {
 
 Status HeldLock::write_record(const LockRecord& record) {
   if (!file_) return Error{"the lock was already released"};
-  return file_->rewrite(serialize_lock_record(record));
+  std::string text = serialize_lock_record(record);
+  constexpr std::size_t kMaxPadding = 64 * 1024;
+  if (text.size() < file_size_ && file_size_ <= kMaxPadding) {
+    text.insert(text.size() - 1, file_size_ - text.size(), ' ');  // before the final newline
+  }
+  if (Status s = file_->rewrite(text); !s) return s;
+  file_size_ = text.size();
+  return {};
 }
 
 NativeHandle HeldLock::inheritable_handle() const {
@@ -139,11 +148,12 @@ AcquireResult acquire_lock(const std::string& dir, const std::string& name, Lock
         if (Status s = wait_for_change(deadline, previous); !s) return s.error();
         continue;
       }
-      if (Status s = file->rewrite(serialize_lock_record(record)); !s) {
-        file->unlink_if_ours();  // a full disk: leave no empty file behind
+      HeldLock held(std::move(file), contents->size());
+      if (Status s = held.write_record(record); !s) {
+        held.release();  // a full disk: leave no empty file behind
         return s.error();
       }
-      return HeldLock(std::move(file));
+      return held;
     }
 
     auto contents = file->read_contents();

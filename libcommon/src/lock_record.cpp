@@ -83,6 +83,11 @@ std::string serialize_lock_record(const LockRecord& r) {
   j["command"] = r.command;
   j["tool"] = r.tool;
   j["restarts"] = r.restarts;
+  j["state"] = r.state.empty() ? "running" : r.state;
+  j["run_started"] = r.run_started ? ordered_json(*r.run_started) : ordered_json(nullptr);
+  j["last_status"] = r.last_status ? ordered_json(*r.last_status) : ordered_json(nullptr);
+  j["control"] = r.control ? ordered_json(*r.control) : ordered_json(nullptr);
+  j["fencing_token"] = r.fencing_token ? ordered_json(*r.fencing_token) : ordered_json(nullptr);
   // Command lines may hold bytes that are not UTF-8; replace them rather than fail.
   return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
@@ -123,6 +128,13 @@ std::optional<LockRecord> parse_lock_record(std::string_view text) {
   }
   r.tool = as_string(j, "tool");
   r.restarts = static_cast<int>(as_int(j, "restarts").value_or(0));
+  r.state = as_string(j, "state");
+  if (auto it = j.find("run_started"); it != j.end() && it->is_string()) r.run_started = it->get<std::string>();
+  if (auto status = as_int(j, "last_status"); status && *status >= 0 && *status <= 255) {
+    r.last_status = static_cast<int>(*status);
+  }
+  if (auto it = j.find("control"); it != j.end() && it->is_string()) r.control = it->get<std::string>();
+  r.fencing_token = as_int(j, "fencing_token");
   return r;
 }
 

@@ -79,6 +79,7 @@ void ChildProcesses::reaped(Pid pid) {
 }
 
 void JsonEventWriter::emit(const SupervisorEvent& e) {
+  if (e.record_only) return;
   nlohmann::ordered_json j;
   j["event"] = e.event;
   j["name"] = e.name;
@@ -95,6 +96,7 @@ void JsonEventWriter::emit(const SupervisorEvent& e) {
 }
 
 void LogEventWriter::emit(const SupervisorEvent& e) {
+  if (e.record_only) return;
   if (e.event == "gave_up" || e.event == "failed") {
     log::error("{}", e.detail);
   } else {
@@ -106,10 +108,14 @@ void LockRecordUpdater::emit(const SupervisorEvent& e) {
   if (e.event == "started") {
     record_.child_pid = e.pid;
     record_.child_start = e.pid_start;
+    record_.run_started = iso8601_now();
   } else if (e.event == "exited" || e.event == "stopped" || e.event == "gave_up") {
     record_.child_pid.reset();
     record_.child_start.reset();
+    record_.run_started.reset();
+    if (e.status) record_.last_status = e.status;
   }
+  record_.state = e.record_state;
   record_.restarts = e.restarts;
   if (Status s = lock_.write_record(record_); !s) log::warn("{}", s.error().message);
 }

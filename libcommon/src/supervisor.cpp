@@ -35,6 +35,19 @@ const char* program_state_name(ProgramState state) {
   return "?";
 }
 
+const char* record_state_name(ProgramState state) {
+  switch (state) {
+    case ProgramState::kStarting:
+    case ProgramState::kRunning: return "running";
+    case ProgramState::kBackoff: return "restarting";
+    case ProgramState::kFatal: return "failed";
+    case ProgramState::kStopping:
+    case ProgramState::kStopped:
+    case ProgramState::kExited: return "stopping";  // the name is about to be released
+  }
+  return "running";
+}
+
 double backoff_delay_s(const RestartPolicy& policy, int attempt) {
   if (attempt < 1) attempt = 1;
   const double doubled = policy.backoff_initial_s * std::pow(2.0, std::min(attempt - 1, 60));
@@ -63,8 +76,10 @@ bool ProgramSupervisor::finished() const {
 }
 
 void ProgramSupervisor::emit(const std::string& event, std::optional<int> status,
-                             std::string detail, std::optional<double> delay_s) {
+                             std::string detail, std::optional<double> delay_s, bool record_only) {
   SupervisorEvent e;
+  e.record_state = record_state_name(state_);
+  e.record_only = record_only;
   e.event = event;
   e.name = spec_.name;
   if (process_) {
@@ -176,6 +191,7 @@ void ProgramSupervisor::stop(Signal signal, SteadyTime now) {
       state_ = ProgramState::kStopping;
       control_.signal_group(process_->pid, signal);
       deadline_ = after(now, spec_.stop_timeout_s);
+      emit("stopping", std::nullopt, "", std::nullopt, /*record_only=*/true);
       break;
     case ProgramState::kBackoff:
       deadline_.reset();

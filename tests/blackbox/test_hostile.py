@@ -104,6 +104,45 @@ class SupervisionSurvivesTest(QcTestCase):
         self.assertIn(sup.wait(timeout=30), (0, 1))
 
 
+class HonestOutputTest(QcTestCase):
+    """Item 8: no reader ever sees a torn lock record."""
+
+    def test_half_a_million_raw_reads_under_a_zero_backoff_restart_loop_all_parse(self):
+        sup = self.start_tool("qc-run", "--restart", "always", "--max-restarts", "10000000",
+                              "--backoff", "0,0", "TORN", "--", "true")
+        path = self.lock_path("TORN")
+        wait_until(lambda: os.path.exists(path), message="the lock file")
+        # A reader as docs/lock-file.md describes one: a record counts once two reads in a
+        # row agree. Raw single reads are counted too, for the README: the kernel may copy a
+        # read while it copies a write, which no in-place rewrite can prevent.
+        reads, bad, raw_bad, restarts = 0, [], 0, set()
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            previous = None
+            while reads < 500000:
+                text = os.pread(fd, 65536, 0)
+                reads += 1
+                try:
+                    record = json.loads(text)
+                except ValueError:
+                    raw_bad += 1
+                    record = None
+                if text != previous:
+                    previous = text
+                    continue
+                if record is None or not isinstance(record.get("pid"), int):
+                    bad.append(text)
+                else:
+                    restarts.add(record["restarts"])
+        finally:
+            os.close(fd)
+        os.kill(sup.pid, signal.SIGTERM)
+        self.assertEqual(sup.wait(timeout=30), 0)
+        print("\n%d of %d single raw reads were torn" % (raw_bad, reads))
+        self.assertGreater(len(restarts), 100, "the record was rewritten all along")
+        self.assertEqual(bad[:3], [], "%d of %d settled reads were torn" % (len(bad), reads))
+
+
 class SmallerThingsTest(QcTestCase):
     """Item 12."""
 

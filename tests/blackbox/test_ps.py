@@ -7,7 +7,7 @@ from qctest import PYTHON, QcTestCase, dead_pid, read_text, wait_until
 
 COLUMNS = ["NAME", "STATE", "PID", "CHILD", "ACCOUNT", "HOST", "UPTIME", "RESTARTS", "COMMAND"]
 JSON_KEYS = ["name", "state", "pid", "child_pid", "account", "host", "started", "uptime_s",
-             "restarts", "command", "lock_file"]
+             "restarts", "command", "lock_file", "run_started", "held_since", "last_status"]
 
 
 class PsTest(QcTestCase):

@@ -72,6 +72,7 @@ int run_command(const Options& o, const std::string& dir) {
   loop->watch_child(*child);
   record.child_pid = child->pid();
   record.child_start = child->id().start;
+  record.run_started = iso8601_now();
   if (Status s = lock.write_record(record); !s) log::warn("{}", s.error().message);
 
   for (;;) {

@@ -64,7 +64,8 @@ int run(const Options& o) {
   }
   if (o.check) {
     for (const auto& entry : shown) {
-      if (entry.state == EntryState::kDuplicate || entry.state == EntryState::kStale) {
+      if (entry.state == EntryState::kDuplicate || entry.state == EntryState::kStale ||
+          std::string(shown_state(entry)) == "failed") {
         return exit_code::kNo;
       }
     }

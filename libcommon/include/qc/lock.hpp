@@ -22,14 +22,17 @@ class LockFile;  // the platform's open, locked file
 // A held lock. Move-only; releasing (or destroying) removes the file, then unlocks.
 class HeldLock {
  public:
-  explicit HeldLock(std::unique_ptr<LockFile> file);
+  // `file_size`: the bytes the file holds now (what a previous holder left).
+  explicit HeldLock(std::unique_ptr<LockFile> file, std::size_t file_size = 0);
   HeldLock(HeldLock&&) noexcept;
   HeldLock& operator=(HeldLock&&) noexcept;
   ~HeldLock();
 
   const std::string& path() const;
 
-  // Rewrites the file through the held descriptor, in one write.
+  // Rewrites the file through the held descriptor, in one write that never shortens it: a
+  // shorter record is padded with spaces, so no reader ever sees a new record followed by
+  // the tail of an old one (the file is truncated only when it held over 64 KiB of junk).
   Status write_record(const LockRecord& record);
 
   // The handle a child must inherit to hold the lock with us (SPEC §3, property 3).
@@ -40,6 +43,7 @@ class HeldLock {
 
  private:
   std::unique_ptr<LockFile> file_;
+  std::size_t file_size_ = 0;
 };
 
 // Someone else holds the name. `holder` is what their file says, when it says anything.

@@ -23,6 +23,13 @@ struct LockRecord {
   std::vector<std::string> command;
   std::string tool;
   int restarts = 0;
+  // What the supervisor says of the program: running, restarting (waiting out a backoff),
+  // failed (given up; the name stays held), stopping, standby. Empty in older files.
+  std::string state;
+  std::optional<std::string> run_started;  // when the current run started, ISO 8601
+  std::optional<int> last_status;          // the last run's exit status (128+N: signal N)
+  std::optional<std::string> control;      // the orchestrator's control endpoint
+  std::optional<std::int64_t> fencing_token;
 
   bool legacy = false;  // read from a process_lock.py file: only the first five keys are real
 
@@ -36,7 +43,7 @@ LockRecord own_lock_record(const std::string& name, const std::string& tool,
                            const std::vector<std::string>& command,
                            const std::optional<std::string>& account);
 
-// One JSON object and a newline, keys in SPEC §3's order.
+// One JSON object and a newline, keys in docs/lock-file.md's order.
 std::string serialize_lock_record(const LockRecord& record);
 
 // A qc or legacy record, or nullopt for anything unreadable: empty, truncated, not JSON,

@@ -36,6 +36,10 @@ struct LockEntry {
   bool live() const { return held() || state == EntryState::kLegacy; }
 };
 
+// The STATE qc-ps shows: the entry's state, except that a held name whose supervisor says
+// more (restarting, failed, stopping, standby) shows that.
+const char* shown_state(const LockEntry& entry);
+
 struct LockTable {
   std::vector<LockEntry> entries;   // sorted by name
   std::vector<std::string> problems;  // files that cannot be lock files (a directory, a symlink)

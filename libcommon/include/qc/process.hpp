@@ -27,6 +27,7 @@ struct ProcessInfo {
   Pid pid = 0;
   Pid parent = 0;
   StartToken start = 0;
+  std::int64_t uid = -1;  // its owner (POSIX; -1 where unknown)
   bool running = false;  // false for zombies: a dead orphan that nobody reaped is dead
   std::string name;      // Linux: comm; Windows: image name
   std::vector<std::string> command_line;  // empty when unreadable (kernel threads, permissions)
@@ -53,6 +54,25 @@ bool is_running_python(Pid pid);
 
 // Every process visible to us, with command lines.
 std::vector<ProcessInfo> list_processes();
+
+// The processes that have each of `paths` open, found in one pass over the process table
+// (Linux: /proc/PID/fd, matched by device and inode, so a renamed or deleted file still
+// counts). One list per path, in the same order; a path that does not exist has none. Only
+// processes we may look into are seen (all of them as root). Windows: empty lists.
+std::vector<std::vector<ProcessInfo>> processes_holding(const std::vector<std::string>& paths);
+
+// Makes this process the one that adopts its orphaned descendants (Linux: a child
+// subreaper), so that a command's children that outlive it, setsid() daemons included, stay
+// ours: their exits reach our event loop and living_descendants() finds them. No-op where
+// the OS has no such thing (Windows uses a job object instead).
+void adopt_orphaned_descendants();
+
+// Every living process descended from this one (children, their children, ...).
+std::vector<ProcessInfo> living_descendants();
+
+// The uid this process runs as (effective), and whether that is root.
+std::int64_t current_uid();
+bool running_as_root();
 
 // When a process with this start token started, on the wall clock.
 std::optional<WallTime> start_time_of(StartToken start);

@@ -42,6 +42,8 @@ struct ProgramSpec {
 
 enum class ProgramState { kStopped, kStarting, kRunning, kBackoff, kStopping, kExited, kFatal };
 const char* program_state_name(ProgramState state);
+// The lock file's word for a state: running (also starting), restarting, failed, stopping.
+const char* record_state_name(ProgramState state);
 
 // The OS as the state machine sees it.
 class ProcessControl {
@@ -63,6 +65,11 @@ struct SupervisorEvent {
   int restarts = 0;
   std::optional<double> delay_s;  // restarting: the wait before the next start
   std::string detail;             // a human sentence for the log
+  // The program's state in its lock file after this event: running, restarting, failed or
+  // stopping (docs/lock-file.md).
+  const char* record_state = "running";
+  // Only the lock file cares (the start of a stop): not an event of --json or the log.
+  bool record_only = false;
 };
 
 class EventSink {
@@ -108,7 +115,7 @@ class ProgramSupervisor {
  private:
   void spawn(SteadyTime now);
   void emit(const std::string& event, std::optional<int> status, std::string detail,
-            std::optional<double> delay_s = std::nullopt);
+            std::optional<double> delay_s = std::nullopt, bool record_only = false);
 
   ProgramSpec spec_;
   ProcessControl& control_;

@@ -7,13 +7,18 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/syscall.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <utility>
 
 namespace qc {
 namespace {
@@ -88,6 +93,9 @@ std::optional<ProcessInfo> inspect_process(Pid pid, bool with_command_line) {
   ProcessInfo info;
   info.pid = pid;
   if (!parse_stat(stat, info)) return std::nullopt;
+  std::snprintf(path, sizeof path, "/proc/%lld", static_cast<long long>(pid));
+  struct stat st {};
+  if (::stat(path, &st) == 0) info.uid = st.st_uid;
   if (with_command_line) {
     std::snprintf(path, sizeof path, "/proc/%lld/cmdline", static_cast<long long>(pid));
     std::string raw;
@@ -149,6 +157,89 @@ std::vector<ProcessInfo> list_processes() {
   ::closedir(dir);
   return out;
 }
+
+namespace {
+
+// Each numeric entry of /proc, as a PID.
+template <class F>
+void for_each_pid(F&& f) {
+  DIR* dir = ::opendir("/proc");
+  if (dir == nullptr) return;
+  while (const dirent* entry = ::readdir(dir)) {
+    char* end = nullptr;
+    const long long pid = std::strtoll(entry->d_name, &end, 10);
+    if (end == entry->d_name || *end != '\0' || pid <= 0) continue;
+    f(static_cast<Pid>(pid));
+  }
+  ::closedir(dir);
+}
+
+}  // namespace
+
+std::vector<std::vector<ProcessInfo>> processes_holding(const std::vector<std::string>& paths) {
+  std::vector<std::vector<ProcessInfo>> out(paths.size());
+  std::map<std::pair<dev_t, ino_t>, std::size_t> wanted;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    struct stat st {};
+    if (::stat(paths[i].c_str(), &st) == 0) wanted.emplace(std::make_pair(st.st_dev, st.st_ino), i);
+  }
+  if (wanted.empty()) return out;
+  for_each_pid([&](Pid pid) {
+    char fd_dir[64];
+    std::snprintf(fd_dir, sizeof fd_dir, "/proc/%lld/fd", static_cast<long long>(pid));
+    const int dfd = ::open(fd_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return;  // gone, or not ours to look into
+    DIR* fds = ::fdopendir(dfd);
+    if (fds == nullptr) {
+      ::close(dfd);
+      return;
+    }
+    std::vector<std::size_t> found;
+    while (const dirent* entry = ::readdir(fds)) {
+      if (entry->d_name[0] == '.') continue;
+      struct stat st {};
+      if (::fstatat(dfd, entry->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode)) continue;
+      auto it = wanted.find({st.st_dev, st.st_ino});
+      if (it != wanted.end() && std::find(found.begin(), found.end(), it->second) == found.end()) {
+        found.push_back(it->second);
+      }
+    }
+    ::closedir(fds);
+    if (found.empty()) return;
+    auto info = inspect_process(pid, true);
+    if (!info || !info->running) return;
+    for (std::size_t index : found) out[index].push_back(*info);
+  });
+  return out;
+}
+
+void adopt_orphaned_descendants() { ::prctl(PR_SET_CHILD_SUBREAPER, 1); }
+
+std::vector<ProcessInfo> living_descendants() {
+  std::vector<ProcessInfo> all;
+  for_each_pid([&](Pid pid) {
+    if (auto info = inspect_process(pid)) all.push_back(std::move(*info));
+  });
+  std::vector<Pid> ours{static_cast<Pid>(::getpid())};
+  std::vector<ProcessInfo> out;
+  for (bool grew = true; grew;) {  // a few rounds: the depth of the tree
+    grew = false;
+    for (auto& p : all) {
+      if (p.pid == 0 || std::find(ours.begin(), ours.end(), p.parent) == ours.end()) continue;
+      ours.push_back(p.pid);
+      if (p.running) out.push_back(p);
+      p.pid = 0;  // taken
+      grew = true;
+    }
+  }
+  for (auto& p : out) {
+    if (auto info = inspect_process(p.pid, true)) p.command_line = std::move(info->command_line);
+  }
+  return out;
+}
+
+std::int64_t current_uid() { return static_cast<std::int64_t>(::geteuid()); }
+bool running_as_root() { return ::geteuid() == 0; }
 
 std::optional<WallTime> start_time_of(StartToken start) {
   static const long long boot_time_s = [] {

@@ -139,6 +139,19 @@ std::vector<ProcessInfo> list_processes() {
   return out;
 }
 
+// Windows finds a lock's holders through the job object that contains them; a scan of every
+// process's handles needs privileges we do not ask for.
+std::vector<std::vector<ProcessInfo>> processes_holding(const std::vector<std::string>& paths) {
+  return std::vector<std::vector<ProcessInfo>>(paths.size());
+}
+
+void adopt_orphaned_descendants() {}  // the job object keeps them: KILL_ON_JOB_CLOSE
+
+std::vector<ProcessInfo> living_descendants() { return {}; }
+
+std::int64_t current_uid() { return -1; }
+bool running_as_root() { return false; }
+
 std::optional<WallTime> start_time_of(StartToken start) {
   if (start == 0) return std::nullopt;
   constexpr std::uint64_t kUnixEpochAsFiletime = 116444736000000000ULL;

@@ -3,9 +3,13 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <thread>
+
 #include "../lock_dir_fixture.hpp"
 #include "lock_file.hpp"
 #include "qc/lock.hpp"
+#include "qc/lock_table.hpp"
 #include "qc/names.hpp"
 
 namespace qc {
@@ -65,6 +69,45 @@ TEST_F(LockPosixTest, AnAcquirerThatLockedAnUnlinkedFileRetries) {
   EXPECT_EQ(calls, 2);
   ASSERT_TRUE(std::holds_alternative<LockConflict>(result));
   EXPECT_EQ(std::get<LockConflict>(result).holder->tool, "newcomer");
+}
+
+// A supervisor under a zero-backoff restart loop rewrites its record all the time, longer
+// and shorter (child PIDs of different widths, a state that comes and goes). A reader must
+// never see a torn record: no row without a PID, no "cannot be identified" (issue 16, item 8).
+TEST_F(LockPosixTest, ReadersNeverSeeATornRecordWhileTheHolderRewritesIt) {
+  auto taken = acquire_lock(dir(), "TORN", record_for("qc-run"));
+  ASSERT_TRUE(std::holds_alternative<HeldLock>(taken));
+  HeldLock held = std::move(std::get<HeldLock>(taken));
+  LockRecord record = record_for("qc-run");
+  record.name = "TORN";
+  record.pid = current_process().pid;
+  record.pid_start = current_process().start;
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int i = 0; !done; ++i) {
+      record.restarts = i;
+      if (i % 2 == 0) {
+        record.child_pid = 1000000 + i;
+        record.child_start = 123456789;
+        record.state = "running";
+        record.run_started = "2026-12-01T20:00:00.000+00:00";
+      } else {
+        record.child_pid.reset();
+        record.child_start.reset();
+        record.state = "restarting";
+        record.run_started.reset();
+      }
+      ASSERT_TRUE(held.write_record(record));
+    }
+  });
+  int torn = 0;
+  for (int i = 0; i < 100000; ++i) {
+    auto entry = read_lock_entry(dir(), "TORN");
+    if (!entry || !entry->record || entry->record->pid != current_process().pid) ++torn;
+  }
+  done = true;
+  writer.join();
+  EXPECT_EQ(torn, 0) << "of 100000 reads";
 }
 
 }  // namespace
