@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds what the Windows cross build needs into PREFIX (default build-win/deps), once:
 #   - libzmq (4.3.4 on bookworm), static, from Debian's source package (apt-get source zeromq3);
+#   - PCRE2, static, from Debian's source package (apt-get source pcre2);
 #   - GoogleTest from /usr/src/googletest (Debian's libgtest-dev);
 #   - PREFIX/include-ho: symlinks to just the header-only libraries (nlohmann, CLI11, cppzmq,
 #     spdlog, fmt), so that /usr/include never lands on the mingw include path.
@@ -34,6 +35,24 @@ if [ ! -f "$PREFIX/lib/libzmq.a" ]; then
   cmake --install "$WORK/zmq" >/dev/null
   # The static archive is installed as libzmq-v*-mt-s-*.a; give it a plain name as well.
   for a in "$PREFIX"/lib/libzmq*.a; do [ -f "$PREFIX/lib/libzmq.a" ] || cp "$a" "$PREFIX/lib/libzmq.a"; done
+fi
+
+if [ ! -f "$PREFIX/lib/libpcre2-8.a" ] && [ ! -f "$PREFIX/lib/libpcre2-8-static.a" ]; then
+  # PCRE2 for --scan and --match, from the source of Debian's libpcre2-dev.
+  src=$(ls -d "$WORK"/pcre2-*/ 2>/dev/null | head -n 1 || true)
+  if [ -z "$src" ]; then
+    (cd "$WORK" && apt-get source -qq pcre2) || {
+      echo "build-deps.sh: apt-get source pcre2 failed; add a deb-src entry (see WINDOWS.md in the README's Windows section)" >&2
+      exit 1
+    }
+    src=$(ls -d "$WORK"/pcre2-*/ | head -n 1)
+  fi
+  cmake -S "$src" -B "$WORK/pcre2" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" \
+    -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" -DBUILD_SHARED_LIBS=OFF \
+    -DBUILD_STATIC_LIBS=ON -DPCRE2_BUILD_PCRE2GREP=OFF -DPCRE2_BUILD_TESTS=OFF -DPCRE2_SUPPORT_JIT=OFF \
+    -DPCRE2_BUILD_PCRE2_16=OFF -DPCRE2_BUILD_PCRE2_32=OFF >/dev/null
+  cmake --build "$WORK/pcre2" -j "$JOBS"
+  cmake --install "$WORK/pcre2" >/dev/null
 fi
 
 if [ ! -f "$PREFIX/lib/libgtest.a" ]; then

@@ -28,7 +28,7 @@ bool names_a_running_process(const std::optional<LockRecord>& record) {
 }
 
 bool is_live_legacy(const std::optional<LockRecord>& record) {
-  return record && record->legacy && is_running_python(record->pid);
+  return record && is_live_legacy_holder(*record);
 }
 
 std::string file_name_of(const std::string& name) { return name + kLockSuffix; }

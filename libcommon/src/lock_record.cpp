@@ -138,6 +138,16 @@ std::optional<LockRecord> parse_lock_record(std::string_view text) {
   return r;
 }
 
+bool is_live_legacy_holder(const LockRecord& record) {
+  if (!record.legacy || !is_running_python(record.pid)) return false;
+  const auto taken = parse_iso8601(record.timestamp);
+  if (!taken) return true;  // no usable time: the old rule alone
+  const auto info = inspect_process(record.pid);
+  const auto started = info ? start_time_of(info->start) : std::nullopt;
+  // A second of slack for the clock-tick granularity of start times.
+  return !started || *started <= *taken + std::chrono::seconds(1);
+}
+
 std::string join_command(const std::vector<std::string>& command) {
   std::string out;
   for (const auto& arg : command) {

@@ -5,13 +5,13 @@
 #include <filesystem>
 #include <map>
 #include <ostream>
-#include <regex>
 
 #include <nlohmann/json.hpp>
 
 #include "lock_file.hpp"
 #include "qc/lock.hpp"
 #include "qc/names.hpp"
+#include "qc/pattern.hpp"
 #include "qc/text.hpp"
 
 namespace qc {
@@ -82,7 +82,7 @@ Result<LockEntry> read_lock_entry(const std::string& dir, const std::string& nam
     // Held with an unreadable or legacy record: a new holder that has not written yet.
     const bool wrapper_gone = r && !r->legacy && !is_running(r->holder());
     entry.state = wrapper_gone ? EntryState::kOrphaned : EntryState::kRunning;
-  } else if (r && r->legacy && is_running_python(r->pid)) {
+  } else if (r && is_live_legacy_holder(*r)) {
     entry.state = EntryState::kLegacy;
   } else {
     entry.state = EntryState::kStale;
@@ -166,12 +166,8 @@ std::string script_key(const std::vector<std::string>& command_line) {
 
 Result<std::vector<LockEntry>> scan_unmanaged(const std::string& pattern,
                                               const std::vector<LockEntry>& managed) {
-  std::regex re;
-  try {
-    re = std::regex(pattern, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    return Error{"invalid pattern \"" + pattern + "\": " + e.what()};
-  }
+  auto re = Pattern::compile(pattern);
+  if (!re) return re.error();
   std::vector<Pid> managed_pids{current_process().pid};
   std::map<std::string, int> copies;
   for (const auto& entry : managed) {
@@ -187,7 +183,7 @@ Result<std::vector<LockEntry>> scan_unmanaged(const std::string& pattern,
       continue;
     }
     if (basename_any(process.command_line[0]).rfind("qc-", 0) == 0) continue;
-    if (!std::regex_search(join_command(process.command_line), re)) continue;
+    if (!re->search(join_command(process.command_line))) continue;
     LockEntry row;
     const std::string key = script_key(process.command_line);
     row.name = key.substr(0, key.find(' '));

@@ -197,6 +197,9 @@ class QcTestCase(unittest.TestCase):
         record.update(extra)
         return record
 
-    def legacy_record(self, name, pid):
+    def legacy_record(self, name, pid, timestamp=None):
+        """process_lock.py's record, stamped now (local time, no offset, as it wrote them):
+        a legacy holder counts only if it started before its file's timestamp."""
+        import datetime
         return {"name": name, "pid": pid, "account": "212000584",
-                "timestamp": "2026-02-11T10:00:00.123456", "host": "test"}
+                "timestamp": timestamp or datetime.datetime.now().isoformat(), "host": "test"}

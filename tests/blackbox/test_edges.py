@@ -7,7 +7,22 @@ import subprocess
 import time
 import unittest
 
-from qctest import QcTestCase, is_dead, proc_state, read_text, wait_until
+from qctest import PYTHON, QcTestCase, is_dead, proc_start, proc_state, read_text, wait_until
+
+# A command that leaves a process holding the lock behind and exits at once: a plain
+# background child, or a double-forked setsid() daemon (what launchers and `start` do).
+BACKGROUND = ["sh", "-c", 'sleep 60 & echo $! > "$0"; exit 0']
+DAEMON = [PYTHON, "-c", """
+import os, sys, time
+if os.fork():
+    sys.exit(0)
+os.setsid()
+if os.fork():
+    os._exit(0)
+open(sys.argv[1] + ".tmp", "w").write(str(os.getpid()))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(60)
+"""]
 
 
 class EdgeTestCase(QcTestCase):
@@ -22,6 +37,88 @@ class EdgeTestCase(QcTestCase):
     def ps_row(self, name):
         rows = [r for r in self.ps_json() if r["name"] == name]
         return rows[0] if rows else None
+
+
+class DescendantsTest(EdgeTestCase):
+    """Items 1 and 2: what a command leaves running holds the name, is named, and stops."""
+
+    def leftover(self, command, *options):
+        pidfile = self.path("leftover.pid")
+        wrapper = self.start_tool("qc-lock", *options, "G", "--", *command, pidfile,
+                                  stderr=subprocess.PIPE, text=True)
+        pid = int(wait_until(lambda: read_text(pidfile), message="the leftover's PID"))
+        self.track_pid(pid)
+        return wrapper, pid
+
+    def check_held_named_and_stopped(self, wrapper, pid):
+        self.assertEqual(self.run_tool("qc-lock", "G", "--", "true").returncode, 75,
+                         "a second copy must not start while the leftover lives")
+        self.assertEqual(self.run_tool("qc-lock", "-w", "0.3", "G", "--", "true").returncode, 75)
+        row = wait_until(lambda: (self.ps_row("G") or {}).get("child_pid") == pid and self.ps_row("G"),
+                         message="qc-ps naming the leftover")
+        self.assertEqual(self.run_tool("qc-ps", "-q", "G").stdout.split(), [str(pid)])
+        r = self.run_tool("qc-shutdown", "--yes", "--timeout", "5", "G")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_until(lambda: is_dead(pid), message="the leftover's end")
+        self.assertFalse(os.path.exists(self.lock_path("G")))
+        self.assertEqual(self.run_tool("qc-lock", "G", "--", "true").returncode, 0)
+        return row
+
+    def test_a_background_child_keeps_the_name_until_it_exits(self):
+        wrapper, pid = self.leftover(BACKGROUND)
+        wait_until(lambda: "left a process running" in (wrapper.stderr.readline() or ""),
+                   message="qc-lock's report of the leftover")
+        self.check_held_named_and_stopped(wrapper, pid)
+        self.assertEqual(wrapper.wait(timeout=10), 0, "the exit status stays the command's")
+
+    def test_a_double_forked_setsid_daemon_keeps_the_name_until_it_exits(self):
+        wrapper, pid = self.leftover(DAEMON)
+        self.assertNotEqual(os.getsid(pid), os.getsid(wrapper.pid), "the daemon left the session")
+        self.check_held_named_and_stopped(wrapper, pid)
+        self.assertEqual(wrapper.wait(timeout=10), 0)
+
+    def test_the_leftover_exiting_by_itself_frees_the_name(self):
+        pidfile = self.path("leftover.pid")
+        wrapper = self.start_tool("qc-lock", "G", "--", "sh", "-c",
+                                  'sleep 0.5 & echo $! > "$0"; exit 3', pidfile)
+        self.assertEqual(wrapper.wait(timeout=20), 3)
+        self.assertTrue(is_dead(int(read_text(pidfile))))
+        self.assertFalse(os.path.exists(self.lock_path("G")))
+
+    def test_kill_descendants_stops_them_and_keeps_the_commands_status(self):
+        pidfile = self.path("leftover.pid")
+        r = self.run_tool("qc-lock", "--kill-descendants", "--stop-timeout", "5", "G", "--",
+                          *DAEMON, pidfile)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(is_dead(int(read_text(pidfile))))
+        self.assertEqual(self.run_tool("qc-lock", "G", "--", "true").returncode, 0)
+
+    def test_a_killed_wrappers_daemon_is_named_by_qc_ps_and_stopped_by_qc_shutdown(self):
+        wrapper, pid = self.leftover(DAEMON)
+        wait_until(lambda: (self.read_record("G") or {}).get("child_pid") == pid, message="the record")
+        os.kill(wrapper.pid, signal.SIGKILL)
+        wrapper.wait()
+        row = self.ps_row("G")
+        self.assertEqual((row["state"], row["child_pid"]), ("orphaned", pid))
+        self.check_held_named_and_stopped(wrapper, pid)
+
+    def test_qc_shutdown_finds_an_unrecorded_holder_by_its_open_lock_file(self):
+        # The record names a command that is gone; the holder is a process in no record.
+        pidfile = self.path("holder.pid")
+        os.makedirs(self.lock_dir)
+        holder = self.start([PYTHON, "-c", """
+import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_WRLCK, 0, 0, 0, 0))
+os.pwrite(fd, b"not a record", 0)
+open(sys.argv[2], "w").write(str(os.getpid()))
+time.sleep(60)
+""", self.lock_path("U"), pidfile])
+        wait_until(lambda: read_text(pidfile), message="the holder")
+        r = self.run_tool("qc-shutdown", "--yes", "--timeout", "5", "U")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIsNotNone(holder.wait(timeout=10))
+        self.assertFalse(os.path.exists(self.lock_path("U")))
 
 
 class GaveUpTest(EdgeTestCase):

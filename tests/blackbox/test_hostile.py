@@ -10,7 +10,7 @@ import subprocess
 import time
 import unittest
 
-from qctest import QcTestCase, PYTHON, is_dead, read_text, tool, wait_until
+from qctest import QcTestCase, PYTHON, helper, is_dead, proc_start, read_text, tool, wait_until
 
 
 def free_port():
@@ -33,6 +33,56 @@ def write_config(directory, programs, **launch):
     with open(path, "w") as f:
         json.dump({"ACCOUNTS": {}, "LAUNCH": launch}, f)
     return path
+
+
+class ForgedRecordTest(QcTestCase):
+    """Item 3: qc-shutdown signals only processes the OS confirms as holders."""
+
+    def fake_holder(self, name, record):
+        os.makedirs(self.lock_dir, exist_ok=True)
+        holder = self.start(helper("fake_holder.py") + [self.lock_path(name), json.dumps(record)],
+                            stdin=subprocess.PIPE)
+        wait_until(lambda: os.path.exists(self.lock_path(name) + ".ready"), message="the holder")
+        return holder
+
+    def test_a_record_naming_a_bystander_gets_the_holder_stopped_not_the_bystander(self):
+        command, out = self.reporter()
+        bystander = self.start(command)
+        wait_until(lambda: os.path.exists(os.path.join(out, "ready.%d" % bystander.pid)), message="bystander")
+        start = proc_start(bystander.pid)
+        for tool_name in ("qc-lock", "qc-run", "qc-launch"):
+            with self.subTest(tool=tool_name):
+                holder = self.fake_holder("FORGED", self.qc_record(
+                    "FORGED", bystander.pid, start, child_pid=bystander.pid, child_start=start,
+                    tool=tool_name))
+                r = self.run_tool("qc-shutdown", "--yes", "--timeout", "3", "FORGED")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("not stopping PID %d" % bystander.pid, r.stderr) if tool_name != "qc-launch" \
+                    else self.assertIn("not asking PID %d" % bystander.pid, r.stderr)
+                self.assertIsNotNone(holder.wait(timeout=10), "the real holder is stopped")
+                self.assertIsNone(bystander.poll())
+                self.assertEqual(read_text(os.path.join(out, "signals.%d" % bystander.pid)), "",
+                                 "the bystander got no signal at all")
+                os.unlink(self.lock_path("FORGED") + ".ready")
+
+    def test_a_planted_record_naming_pid_1_never_lists_it(self):
+        holder = self.fake_holder("INIT", self.qc_record("INIT", 1, proc_start(1), child_pid=1,
+                                                         child_start=proc_start(1)))
+        r = self.run_tool("qc-shutdown", "--dry-run", "INIT")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        pids = [line.split()[1] for line in r.stderr.splitlines() if line.startswith("INIT ")]
+        self.assertNotIn("1", pids)
+        self.assertIn(str(holder.pid), pids, "the process that really holds it is listed")
+
+    def test_a_legacy_file_older_than_its_python_process_is_stale(self):
+        python = self.start([PYTHON, "-c", "import time; time.sleep(1000)"])
+        self.write_lock_file("OLD", self.legacy_record("OLD", python.pid, timestamp="2020-01-01T10:00:00.000000"))
+        [row] = self.ps_json("--all")
+        self.assertEqual(row["state"], "stale")
+        r = self.run_tool("qc-shutdown", "--yes", "--timeout", "3")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIsNone(python.poll(), "a python started after the file's time is not its holder")
+        self.assertFalse(os.path.exists(self.lock_path("OLD")))
 
 
 class SupervisionSurvivesTest(QcTestCase):
@@ -141,6 +191,25 @@ class HonestOutputTest(QcTestCase):
         print("\n%d of %d single raw reads were torn" % (raw_bad, reads))
         self.assertGreater(len(restarts), 100, "the record was rewritten all along")
         self.assertEqual(bad[:3], [], "%d of %d settled reads were torn" % (len(bad), reads))
+
+
+class HugeCommandLineTest(QcTestCase):
+    """Item 6: --scan and --match over a 1 MB command line (any user can start one)."""
+
+    def test_scan_and_match_survive_a_one_megabyte_command_line(self):
+        # Ten 100 KB arguments (one argument may not exceed 128 KiB).
+        args = ["BRAIN_" + "x" * 100000 for _ in range(10)]
+        big = self.start([PYTHON, "-c", "import time; time.sleep(60)"] + args)
+        wait_until(lambda: len(read_text("/proc/%d/cmdline" % big.pid)) > 1000000, message="the big one")
+        r = self.run_tool("qc-ps", "--scan", "BRAIN_.*", "--json", timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr[-500:])
+        self.assertIn(big.pid, [json.loads(l)["pid"] for l in r.stdout.splitlines()])
+        r = self.run_tool("qc-shutdown", "--match", "python.*BRAIN", "--dry-run", timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr[-500:])
+        self.assertIn(str(big.pid), r.stderr)
+        r = self.run_tool("qc-ps", "--scan", "(")
+        self.assertEqual(r.returncode, 64, r.stderr)
+        self.assertIn("invalid pattern", r.stderr)
 
 
 class SmallerThingsTest(QcTestCase):

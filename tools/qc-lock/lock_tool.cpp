@@ -42,7 +42,29 @@ int report_conflict(const Options& o, const LockConflict& conflict) {
   return o.conflict_exit_code;
 }
 
-// Runs the command with the lock inherited, forwards signals, passes its status on.
+std::string describe_processes(const std::vector<ProcessInfo>& processes) {
+  std::string out;
+  for (const auto& p : processes) {
+    if (!out.empty()) out += ", ";
+    out += "PID " + std::to_string(p.pid) + " (" +
+           (p.command_line.empty() ? p.name : join_command(p.command_line)) + ")";
+  }
+  return out;
+}
+
+// Asks (or makes) every living descendant stop; only processes that are still the ones we
+// saw (same start token) are signalled.
+void signal_descendants(const std::vector<ProcessInfo>& descendants, Signal signal) {
+  for (const auto& d : descendants) {
+    auto sent = signal_process_if_same({d.pid, d.start}, signal, /*whole_group=*/false);
+    if (!sent) log::warn("{}", sent.error().message);
+  }
+}
+
+// Runs the command with the lock inherited, forwards signals, passes its status on. The
+// name is held until the command and every descendant of it have exited: we adopt orphaned
+// descendants (a subreaper), so a launcher that starts the real program and exits, or a
+// double-forked daemon, keeps the name held (docs/qc-lock.md).
 int run_command(const Options& o, const std::string& dir) {
   LockRecord record = own_lock_record(o.name, "qc-lock", o.command, o.account);
   auto acquired = acquire_lock(dir, o.name, record, AcquireOptions{o.wait_s, {}});
@@ -60,6 +82,7 @@ int run_command(const Options& o, const std::string& dir) {
     log::error("{}", loop.error().message);
     return exit_code::kCannotCreate;
   }
+  adopt_orphaned_descendants();  // one prctl: no process, no fork
   SpawnOptions spawn;
   spawn.argv = o.command;
   spawn.inherit = {lock.inheritable_handle()};
@@ -75,24 +98,76 @@ int run_command(const Options& o, const std::string& dir) {
   record.run_started = iso8601_now();
   if (Status s = lock.write_record(record); !s) log::warn("{}", s.error().message);
 
+  std::optional<int> status;           // the command's, once it has exited
+  bool stop_descendants = o.kill_descendants;  // also once we are asked to stop
+  std::optional<SteadyTime> kill_at;   // descendants asked to stop: SIGKILL then
+  auto finish = [&]() {
+    if (Status s = lock.release(); !s) log::warn("{}", s.error().message);
+    return *status;
+  };
+  // After the command's exit: ends when no descendant is left, else keeps waiting.
+  auto descendants_left = [&](SteadyTime now) {
+    if (!has_child_processes()) return false;  // the usual case costs one system call
+    const auto left = living_descendants();
+    if (left.empty()) return false;
+    if (stop_descendants && !kill_at) {
+      log::info("{} exited; stopping what it left running: {}", o.name, describe_processes(left));
+      signal_descendants(left, Signal::kTerminate);
+      kill_at = now + std::chrono::duration_cast<SteadyTime::duration>(
+                          std::chrono::duration<double>(o.stop_timeout_s));
+    }
+    return true;
+  };
+
   for (;;) {
-    auto events = loop->wait(std::nullopt);
+    auto events = loop->wait(kill_at);
     if (!events) {
       log::error("{}", events.error().message);
       send_signal(*child, Signal::kTerminate, false);
       continue;
     }
+    const auto now = std::chrono::steady_clock::now();
     for (const auto& s : events->signals) {
+      const bool stop = s.signal == Signal::kInterrupt || s.signal == Signal::kTerminate ||
+                        s.signal == Signal::kQuit;
+      if (status) {  // only descendants are left: a stop request is for them
+        if (stop) stop_descendants = true;
+        continue;
+      }
+      if (stop) stop_descendants = true;  // they go with the command
       // The terminal already delivered Ctrl+C (and hangup) to the command, which shares our
       // process group: sending it again would stop it twice.
       if (s.from_terminal) continue;
       if (Status st = send_signal(*child, s.signal, false); !st) log::warn("{}", st.error().message);
     }
     for (const auto& exit : events->exits) {
-      if (exit.pid != child->pid()) continue;
-      if (Status s = lock.release(); !s) log::warn("{}", s.error().message);
-      return exit.status.as_exit_code();
+      if (exit.pid != child->pid()) continue;  // an adopted descendant: counted below
+      status = exit.status.as_exit_code();
+      if (!has_child_processes()) continue;
+      const auto left = living_descendants();
+      if (left.empty()) continue;
+      // The record names what now holds the name, so qc-ps and qc-shutdown find it.
+      record.child_pid = left.front().pid;
+      record.child_start = left.front().start;
+      record.last_status = *status;
+      if (Status st = lock.write_record(record); !st) log::warn("{}", st.error().message);
+      if (!stop_descendants) {
+        const bool one = left.size() == 1;
+        log::warn("{} exited with status {}, but it left {} running, which still hold{} {}: {}; "
+                  "keeping {} until {} (stop {} with qc-shutdown {}, or run with --kill-descendants)",
+                  join_command(o.command), *status, one ? "a process" : "processes", one ? "s" : "",
+                  o.name, describe_processes(left), o.name, one ? "it exits" : "they exit",
+                  one ? "it" : "them", o.name);
+      }
     }
+    if (!status) continue;
+    if (kill_at && now >= *kill_at) {
+      const auto left = living_descendants();
+      log::warn("{}: still running after {}s, killed: {}", o.name, o.stop_timeout_s, describe_processes(left));
+      signal_descendants(left, Signal::kKill);
+      kill_at = now + std::chrono::seconds(2);  // then look again
+    }
+    if (!descendants_left(now)) return finish();
   }
 }
 
@@ -144,7 +219,7 @@ int remove_files(const Options& o, const std::vector<LockEntry>& candidates, boo
   for (const auto& entry : candidates) {
     auto done = remove_unheld_lock_file(entry.lock_file, [legacy_too](const auto& record) {
       // Checked again under the lock: a legacy holder may have appeared since the listing.
-      return legacy_too || !(record && record->legacy && is_running_python(record->pid));
+      return legacy_too || !(record && is_live_legacy_holder(*record));
     });
     if (!done) {
       log::error("{}", done.error().message);

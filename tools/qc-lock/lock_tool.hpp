@@ -1,4 +1,4 @@
-// qc-lock: run a command while holding a name (SPEC §4).
+// qc-lock: run a command while holding a name (docs/qc-lock.md).
 #pragma once
 
 #include <optional>
@@ -20,6 +20,10 @@ struct Options {
   bool json = false;
   bool tsv = false;
   bool yes = false;
+  // When COMMAND exits and descendants of it still run: stop them (SIGTERM, then SIGKILL
+  // after stop_timeout_s) instead of keeping the name until they exit.
+  bool kill_descendants = false;
+  double stop_timeout_s = 10;
 };
 
 int run(const Options& options);

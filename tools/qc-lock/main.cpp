@@ -15,7 +15,10 @@ constexpr const char* kFooter = R"(Modes:
 
 The lock is an operating-system lock on LOCK_DIR/NAME.lock that COMMAND inherits: the name
 stays held until COMMAND and qc-lock have both exited, however they die, and COMMAND gets
-SIGTERM if qc-lock is killed. SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are
+SIGTERM if qc-lock is killed. Processes COMMAND leaves running (a launcher's real program,
+a double-forked daemon) keep the name held: qc-lock names them and waits until they exit,
+or stops them with --kill-descendants (SIGTERM, then SIGKILL after --stop-timeout); a
+SIGINT or SIGTERM to qc-lock stops them with COMMAND. SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are
 passed on to COMMAND (Ctrl+C in a terminal reaches it once). Names: 1-100 of A-Z a-z 0-9 _ . -
 
 Exit status: COMMAND's own status, or 128+N when a signal N killed it; 75 (or -E) when the
@@ -57,6 +60,11 @@ int main(int argc, char** argv) {
                  "Exit status when the name is held (default 75)")
       ->check(CLI::Range(0, 255));
   qc::cli::add_lock_dir(app, o.lock_dir);
+  app.add_flag("--kill-descendants", o.kill_descendants,
+               "When COMMAND exits, stop what it left running instead of waiting for it");
+  app.add_option("--stop-timeout", o.stop_timeout_s,
+                 "With --kill-descendants: seconds between SIGTERM and SIGKILL (default 10)")
+      ->check(qc::cli::seconds());
   app.add_flag("--json", o.json, "JSON Lines on stdout (conflicts, removals, --list)");
   app.add_flag("--tsv", o.tsv, "--list as tab-separated values");
   if (auto code = qc::cli::parse(app, separator, argv)) return *code;

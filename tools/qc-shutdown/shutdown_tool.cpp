@@ -5,6 +5,7 @@
 #include "shutdown_tool.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <utility>
 
@@ -80,12 +81,130 @@ bool is_own_lock(const LockEntry* e) {
   return info && info->command_line == e->record->command;
 }
 
+// What holds each lock file, by PID, found by the open file itself (docs/qc-shutdown.md).
+using Holders = std::vector<std::vector<ProcessInfo>>;
+
+bool holds(const std::vector<ProcessInfo>& holders, Pid pid) {
+  return std::any_of(holders.begin(), holders.end(), [pid](const ProcessInfo& p) { return p.pid == pid; });
+}
+
 struct Plan {
   std::vector<Target> targets;
   std::vector<LockEntry> stale;        // files to remove
   std::vector<std::string> unknown;    // held by something we cannot name
   std::vector<std::string> unmatched;  // names that matched nothing
 };
+
+// A record is only a claim: anyone who can write the lock directory can name any PID in it.
+// A process is signalled only when the OS confirms it: it has the lock file open (Linux
+// /proc/PID/fd), or it is the recorded command and a child of a confirmed wrapper (a command
+// may close the inherited descriptor), or it is a legacy holder by is_live_legacy_holder.
+// Never PID 1 or ourselves, and never another user's process unless we are root. Processes
+// that hold a planned lock file but are in no record (a launcher's leftover, a double-forked
+// daemon, the holder of an unreadable record) join the plan: they hold the name.
+void confirm_holders(Plan& plan) {
+  std::vector<std::string> files;
+  for (const auto& t : plan.targets) files.insert(files.end(), t.lock_files.begin(), t.lock_files.end());
+  if (files.empty() || !can_see_file_holders()) {
+    for (auto& t : plan.targets) {
+      if (t.kind == Kind::kOrphan && t.members.empty()) plan.unknown.push_back(t.name);
+    }
+    plan.targets.erase(std::remove_if(plan.targets.begin(), plan.targets.end(),
+                                      [](const Target& t) { return t.kind == Kind::kOrphan && t.members.empty(); }),
+                       plan.targets.end());
+    return;
+  }
+  const Holders held = processes_holding(files);
+  const Pid self = current_process().pid;
+  std::size_t next_file = 0;
+  std::vector<Target> kept;
+  for (auto& t : plan.targets) {
+    std::vector<ProcessInfo> holding;
+    std::vector<std::string> held_name;  // the name whose file each holder has open
+    for (std::size_t i = 0; i < t.lock_files.size(); ++i) {
+      const auto& h = held[next_file++];
+      holding.insert(holding.end(), h.begin(), h.end());
+      std::string name = std::filesystem::path(t.lock_files[i]).filename().string();
+      name.resize(name.size() - std::char_traits<char>::length(kLockSuffix));
+      held_name.insert(held_name.end(), h.size(), name);
+    }
+    // The supervisor asked to stop one program must hold that program's lock.
+    if (t.kind == Kind::kProgram && !holds(holding, t.supervisor->pid)) {
+      log::warn("not asking PID {} to stop {}: it does not hold {} (a forged or outdated record)",
+                t.supervisor->pid, t.name, t.lock_files.front());
+      t.kind = Kind::kOrphan;  // whatever really holds it is found below
+      t.supervisor.reset();
+      t.members.clear();
+    }
+    // A wrapper that holds the lock vouches for its recorded command, which may have closed
+    // its copy of the descriptor.
+    std::optional<Pid> wrapper;
+    if (t.kind == Kind::kProgram) {
+      wrapper = t.supervisor->pid;
+    } else if (!t.members.empty() && t.members[0].role != "legacy" && holds(holding, t.members[0].id.pid)) {
+      wrapper = t.members[0].id.pid;
+    }
+    std::vector<Member> confirmed;
+    for (auto& m : t.members) {
+      const auto info = inspect_process(m.id.pid);
+      if (!info || !info->running || info->start != m.id.start) continue;  // gone already
+      std::string refusal;
+      if (m.id.pid <= 1 || m.id.pid == self) {
+        refusal = "it is PID 1 or qc-shutdown itself";
+      } else if (!running_as_root() && info->uid >= 0 && info->uid != current_uid()) {
+        refusal = "it belongs to another user (uid " + std::to_string(info->uid) + ")";
+      } else if (m.role == "legacy") {
+        // confirmed by is_live_legacy_holder when the table was read
+      } else if (!holds(holding, m.id.pid) && !(wrapper && info->parent == *wrapper)) {
+        refusal = "it does not hold " + t.lock_files.front() + " (a forged or outdated record)";
+      }
+      if (!refusal.empty()) {
+        log::warn("not stopping PID {} named by {}: {}", m.id.pid, t.name, refusal);
+        continue;
+      }
+      confirmed.push_back(std::move(m));
+    }
+    t.members = std::move(confirmed);
+    // Process groups that go with a member already: a holder inside one needs no request.
+    std::vector<Pid> covered_groups;
+    for (const auto& m : t.members) {
+      if (m.group) covered_groups.push_back(m.id.pid);
+      if (m.kill_group) {
+        if (auto info = inspect_process(m.id.pid)) covered_groups.push_back(info->group);
+      }
+    }
+    for (std::size_t i = 0; i < holding.size(); ++i) {  // holders in no record
+      const ProcessInfo& h = holding[i];
+      const bool known = std::any_of(t.members.begin(), t.members.end(),
+                                     [&](const Member& m) { return m.id.pid == h.pid; }) ||
+                         (t.supervisor && t.supervisor->pid == h.pid);
+      const bool covered = std::find(covered_groups.begin(), covered_groups.end(), h.group) != covered_groups.end();
+      const bool refused = h.pid <= 1 || h.pid == self ||
+                           (!running_as_root() && h.uid >= 0 && h.uid != current_uid());
+      if (known || covered || refused) continue;
+      t.members.push_back({ProcessId{h.pid, h.start}, "holder", false, held_name[i],
+                           h.command_line.empty() ? h.name : join_command(h.command_line)});
+    }
+    if (t.members.empty() && t.kind != Kind::kProgram) {
+      // Whatever held it has exited since the table was read: a stale file now, or a holder
+      // we cannot see (another user's process, as a non-root user).
+      for (const auto& file : t.lock_files) {
+        auto probe = probe_lock(file);
+        if (probe && *probe == LockProbe::kHeld) {
+          plan.unknown.push_back(t.name);
+        } else {
+          LockEntry gone;
+          gone.name = t.name;
+          gone.lock_file = file;
+          plan.stale.push_back(std::move(gone));
+        }
+      }
+      continue;
+    }
+    kept.push_back(std::move(t));
+  }
+  plan.targets = std::move(kept);
+}
 
 Result<Plan> make_plan(const Options& o, const std::string& dir) {
   auto table = read_lock_directory(dir);
@@ -124,8 +243,10 @@ Result<Plan> make_plan(const Options& o, const std::string& dir) {
       }
       case EntryState::kOrphaned: {
         auto child = e.record ? running_child(*e.record) : std::nullopt;
-        if (!child) {
-          plan.unknown.push_back(e.name);
+        if (!child) {  // found below by its open lock file, if it can be
+          Target t{Kind::kOrphan, e.name, e.record ? e.record->account : std::nullopt,
+                   e.record ? join_command(e.record->command) : "", {}, {}, {e.lock_file}};
+          plan.targets.push_back(std::move(t));
           break;
         }
         Target t{Kind::kOrphan, e.name, e.record->account, join_command(e.record->command), {}, {}, {e.lock_file}};
@@ -134,8 +255,10 @@ Result<Plan> make_plan(const Options& o, const std::string& dir) {
         break;
       }
       case EntryState::kRunning: {
-        if (!e.record || e.record->legacy) {
-          if (selected(o.names, e.name)) plan.unknown.push_back(e.name);
+        if (!e.record || e.record->legacy) {  // no usable record: found by its open lock file
+          if (selected(o.names, e.name)) {
+            plan.targets.push_back(Target{Kind::kOrphan, e.name, std::nullopt, "", {}, {}, {e.lock_file}});
+          }
           break;
         }
         auto it = std::find_if(holders.begin(), holders.end(), [&](const Holder& h) {
@@ -196,6 +319,8 @@ Result<Plan> make_plan(const Options& o, const std::string& dir) {
     plan.targets.push_back(std::move(t));
   }
 
+  confirm_holders(plan);
+
   if (o.match) {
     auto rows = scan_unmanaged(*o.match, table->entries);
     if (!rows) return Error{"--match: " + rows.error().message, EINVAL};
@@ -245,12 +370,17 @@ void ask_all(Plan& plan) {
       if (!asked) log::warn("{}", asked.error().message);
       continue;
     }
-    Member& m = t.members.front();
-    auto sent = signal_process_if_same(m.id, Signal::kTerminate, m.group);
-    if (!sent) {
-      log::warn("{}", sent.error().message);
-    } else {
-      m.signalled = *sent;
+    for (std::size_t i = 0; i < t.members.size(); ++i) {
+      // The one asked, and whatever holds the name outside any record (a leftover daemon):
+      // its supervisor, if any, would not know it.
+      Member& m = t.members[i];
+      if (i != 0 && m.role != "holder") continue;
+      auto sent = signal_process_if_same(m.id, Signal::kTerminate, m.group);
+      if (!sent) {
+        log::warn("{}", sent.error().message);
+      } else {
+        m.signalled = *sent;
+      }
     }
   }
 }
@@ -365,21 +495,41 @@ int run(const Options& o) {
     }
   }
 
+  // Every name asked for must be free now: children of what was stopped may hold an
+  // inherited lock a moment longer, and anything still holding one after that survived.
+  std::vector<std::string> stopped_files;
+  for (const auto& t : plan.targets) {
+    stopped_files.insert(stopped_files.end(), t.lock_files.begin(), t.lock_files.end());
+  }
+  std::vector<std::string> still_held;
+  const auto release_deadline = deadline_after(2);
+  for (const auto& file : stopped_files) {
+    auto free = wait_until_unheld(file, release_deadline);
+    if (free && !*free) still_held.push_back(file);
+  }
+  if (!still_held.empty()) {
+    const auto holders = processes_holding(still_held);
+    for (std::size_t i = 0; i < still_held.size(); ++i) {
+      std::string who;
+      for (const auto& h : holders[i]) {
+        who += (who.empty() ? "" : ", ") + std::string("PID ") + std::to_string(h.pid) + " (" +
+               (h.command_line.empty() ? h.name : join_command(h.command_line)) + ")";
+      }
+      ++survived;
+      log::error("{} is still held{}; stop {} as {}, or find it with: fuser -v {}", still_held[i],
+                 who.empty() ? " by a process that cannot be seen (another user's?)" : " by " + who,
+                 who.empty() ? "it" : "those", who.empty() ? "root" : "their owner or root", still_held[i]);
+    }
+  }
+
   int removed = 0;
   if (!o.keep_locks) {
-    std::vector<std::string> files;
-    for (const auto& t : plan.targets) files.insert(files.end(), t.lock_files.begin(), t.lock_files.end());
+    std::vector<std::string> files = stopped_files;
     for (const auto& e : plan.stale) files.push_back(e.lock_file);
-    // Children of what was stopped may hold an inherited lock a moment longer.
-    const auto release_deadline = deadline_after(2);
-    for (const auto& file : files) {
-      auto free = wait_until_unheld(file, release_deadline);
-      if (free && !*free) log::warn("{} is still held by a process that inherited it; find it with: fuser -v {}", file, file);
-    }
     for (const auto& file : files) {
       // Only files nobody holds; a legacy file only when its python process is gone.
       auto done = remove_unheld_lock_file(file, [](const std::optional<LockRecord>& r) {
-        return !(r && r->legacy && is_running_python(r->pid));
+        return !(r && is_live_legacy_holder(*r));
       });
       if (done && *done) ++removed;
       if (!done) log::warn("{}", done.error().message);
@@ -396,7 +546,7 @@ int run(const Options& o) {
   if (survived > 0 && killed + survived > 0) {
     log::info("to give them longer to stop gracefully, use a higher --timeout (it was {}s)", o.timeout_s);
   }
-  return (all_gone && plan.unknown.empty()) ? exit_code::kOk : exit_code::kNo;
+  return (all_gone && plan.unknown.empty() && still_held.empty()) ? exit_code::kOk : exit_code::kNo;
 }
 
 }  // namespace qc::shutdown_tool

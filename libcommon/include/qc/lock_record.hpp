@@ -50,6 +50,12 @@ std::string serialize_lock_record(const LockRecord& record);
 // not an object, or without an integer "pid". Never throws.
 std::optional<LockRecord> parse_lock_record(std::string_view text);
 
+// Whether a legacy (process_lock.py) record's holder still runs: the old module's own rule
+// (the PID runs and its name contains "python"), and the process started before the file
+// says the lock was taken, so a python that got the PID later is never taken for it. The one
+// place this is decided; every tool asks here.
+bool is_live_legacy_holder(const LockRecord& record);
+
 // "python BRAIN_ATLAS.py" (arguments that need it are quoted).
 std::string join_command(const std::vector<std::string>& command);
 

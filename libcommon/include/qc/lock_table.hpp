@@ -52,7 +52,7 @@ Result<LockTable> read_lock_directory(const std::string& dir);
 // The entry for one lock file (state from the OS lock, then from the contents).
 Result<LockEntry> read_lock_entry(const std::string& dir, const std::string& name);
 
-// Processes whose command line matches `pattern` (ECMAScript regex) and that are neither
+// Processes whose command line matches `pattern` (a PCRE2 regex, qc/pattern.hpp) and that are neither
 // the wrapper nor the command of a held entry, nor a qc tool, nor us. Each is an unmanaged
 // row; scripts seen more than once (managed copies included) become duplicates.
 Result<std::vector<LockEntry>> scan_unmanaged(const std::string& pattern,

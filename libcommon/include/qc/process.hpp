@@ -28,6 +28,7 @@ struct ProcessInfo {
   Pid parent = 0;
   StartToken start = 0;
   std::int64_t uid = -1;  // its owner (POSIX; -1 where unknown)
+  Pid group = 0;          // its process group (POSIX; 0 where unknown)
   bool running = false;  // false for zombies: a dead orphan that nobody reaped is dead
   std::string name;      // Linux: comm; Windows: image name
   std::vector<std::string> command_line;  // empty when unreadable (kernel threads, permissions)
@@ -60,12 +61,18 @@ std::vector<ProcessInfo> list_processes();
 // counts). One list per path, in the same order; a path that does not exist has none. Only
 // processes we may look into are seen (all of them as root). Windows: empty lists.
 std::vector<std::vector<ProcessInfo>> processes_holding(const std::vector<std::string>& paths);
+// Whether processes_holding can see holders here (false on Windows).
+bool can_see_file_holders();
 
 // Makes this process the one that adopts its orphaned descendants (Linux: a child
 // subreaper), so that a command's children that outlive it, setsid() daemons included, stay
 // ours: their exits reach our event loop and living_descendants() finds them. No-op where
 // the OS has no such thing (Windows uses a job object instead).
 void adopt_orphaned_descendants();
+
+// Whether this process has children, living or not yet reaped: with adopted descendants,
+// whether any descendant is left. One system call (no scan of the process table).
+bool has_child_processes();
 
 // Every living process descended from this one (children, their children, ...).
 std::vector<ProcessInfo> living_descendants();

@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -59,6 +60,7 @@ bool parse_stat(const std::string& stat, ProcessInfo& info) {
     while (*p == ' ') ++p;
     ++field;
     if (field == 4) info.parent = std::strtoll(p, nullptr, 10);
+    if (field == 5) info.group = std::strtoll(p, nullptr, 10);
   }
   if (field != 22 || *p == '\0') return false;
   info.start = std::strtoull(p, nullptr, 10);
@@ -213,7 +215,14 @@ std::vector<std::vector<ProcessInfo>> processes_holding(const std::vector<std::s
   return out;
 }
 
+bool can_see_file_holders() { return true; }
+
 void adopt_orphaned_descendants() { ::prctl(PR_SET_CHILD_SUBREAPER, 1); }
+
+bool has_child_processes() {
+  siginfo_t info{};
+  return ::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0;  // -1 ECHILD: none
+}
 
 std::vector<ProcessInfo> living_descendants() {
   std::vector<ProcessInfo> all;

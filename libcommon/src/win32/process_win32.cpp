@@ -145,8 +145,11 @@ std::vector<std::vector<ProcessInfo>> processes_holding(const std::vector<std::s
   return std::vector<std::vector<ProcessInfo>>(paths.size());
 }
 
+bool can_see_file_holders() { return false; }
+
 void adopt_orphaned_descendants() {}  // the job object keeps them: KILL_ON_JOB_CLOSE
 
+bool has_child_processes() { return false; }
 std::vector<ProcessInfo> living_descendants() { return {}; }
 
 std::int64_t current_uid() { return -1; }
