@@ -19,7 +19,12 @@ std::int32_t program_stop_token(const std::string& program) {
   return static_cast<std::int32_t>(hash & 0x7fffffff);
 }
 
+bool is_transient_spawn_error(const Error& error) {
+  return error.sys_errno == EAGAIN || error.sys_errno == ENOMEM;
+}
+
 int exit_code_for_spawn_error(const Error& error) {
+  if (is_transient_spawn_error(error)) return 71;  // EX_OSERR
   return (error.sys_errno == ENOENT || error.sys_errno == ENOTDIR) ? 127 : 126;
 }
 

@@ -101,6 +101,15 @@ void ProgramSupervisor::start(SteadyTime now) {
 void ProgramSupervisor::spawn(SteadyTime now) {
   deadline_.reset();
   auto started = control_.start(spec_);
+  if (!started && is_transient_spawn_error(started.error()) && spec_.restart.mode != RestartMode::kNo) {
+    // The process limit was reached for a moment: a failed run, retried under the backoff.
+    process_.reset();
+    emit("start_failed", std::nullopt,
+         "cannot start " + spec_.name + " for now: " + started.error().message +
+             " (the process or memory limit was reached; it will be retried)");
+    retry_or_give_up(now, 0.0, exit_code_for_spawn_error(started.error()));
+    return;
+  }
   if (!started) {
     // A command that cannot be executed will not be executable a second later either.
     spawn_error_ = started.error();
@@ -151,6 +160,11 @@ void ProgramSupervisor::on_exit(const ExitStatus& status, SteadyTime now) {
     state_ = ProgramState::kExited;
     return;
   }
+  retry_or_give_up(now, ran_s, code);
+}
+
+void ProgramSupervisor::retry_or_give_up(SteadyTime now, double ran_s, int code) {
+  const RestartPolicy& p = spec_.restart;
   if (ran_s >= p.reset_after_s) consecutive_failures_ = 0;  // a long run earns a fresh start
   if (consecutive_failures_ >= p.max_restarts) {
     state_ = ProgramState::kFatal;

@@ -3,6 +3,8 @@ misbehaving program did to qc, each as a test that failed before the fix. The RE
 hardening section lists the results."""
 import json
 import os
+import pwd
+import shutil
 import signal
 import socket
 import stat
@@ -210,6 +212,43 @@ class HugeCommandLineTest(QcTestCase):
         r = self.run_tool("qc-ps", "--scan", "(")
         self.assertEqual(r.returncode, 64, r.stderr)
         self.assertIn("invalid pattern", r.stderr)
+
+
+def second_user(name="qcsecond"):
+    """A second, unprivileged user (created when missing: the tests run as root)."""
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", name], check=True)
+        return pwd.getpwnam(name)
+
+
+CAN_SWITCH_USER = os.geteuid() == 0 and shutil.which("useradd") and shutil.which("runuser")
+
+
+@unittest.skipUnless(CAN_SWITCH_USER, "needs root to create a second user")
+class ForkFailureTest(QcTestCase):
+    """Item 7: a momentary fork failure is retried under the backoff, never 126."""
+
+    def test_the_process_limit_reached_for_a_moment_is_retried(self):
+        user = second_user()
+        os.chmod(self.tmp, 0o777)
+        # Five sleepers of the user's fill RLIMIT_NPROC = 6 together with qc-run itself, so
+        # that qc-run's first starts fail with EAGAIN until the sleepers end (about 2 s).
+        sleepers = [self.start(["runuser", "-u", user.pw_name, "--", "sleep", "2"]) for _ in range(5)]
+        wait_until(lambda: sum(1 for p in os.listdir("/proc") if p.isdigit() and
+                               os.stat("/proc/" + p).st_uid == user.pw_uid) >= 5, message="the sleepers")
+        r = subprocess.run(["runuser", "-u", user.pw_name, "--", "prlimit", "--nproc=6:6", "--"] +
+                           tool("qc-run") + ["--json", "--lock-dir", self.path("locks"), "--backoff", "0.2,0.4",
+                                             "--max-restarts", "50", "NPROC", "--", "true"],
+                           capture_output=True, text=True, timeout=60, cwd=self.tmp)
+        for p in sleepers:
+            p.wait(timeout=10)
+        events = [json.loads(l)["event"] for l in r.stdout.splitlines()]
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("start_failed", events, "the limit was hit")
+        self.assertEqual(events[-2:], ["started", "exited"])
+        self.assertIn("will be retried", r.stderr)
 
 
 class SmallerThingsTest(QcTestCase):

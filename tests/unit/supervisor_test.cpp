@@ -12,6 +12,10 @@ class FakeProcesses : public ProcessControl {
  public:
   Result<ProcessId> start(const ProgramSpec&) override {
     if (fail_next_start) return Error{"python: command not found in PATH", 2};  // ENOENT
+    if (transient_failures > 0) {
+      --transient_failures;
+      return Error{"cannot start a process: Resource temporarily unavailable", 11};  // EAGAIN
+    }
     ++starts;
     return ProcessId{1000 + starts, 77};
   }
@@ -19,6 +23,7 @@ class FakeProcesses : public ProcessControl {
 
   int starts = 0;
   bool fail_next_start = false;
+  int transient_failures = 0;
   std::vector<std::pair<Pid, Signal>> signals;
 };
 
@@ -194,6 +199,32 @@ TEST_F(SupervisorTest, ASpawnErrorIsFatalAtOnce) {
   EXPECT_EQ(sup.state(), ProgramState::kFatal);
   ASSERT_TRUE(sup.spawn_error());
   EXPECT_EQ(sink.events.back().status, 127);
+}
+
+TEST_F(SupervisorTest, AMomentaryForkFailureIsRetriedUnderTheBackoff) {
+  processes.transient_failures = 2;
+  ProgramSupervisor sup(spec(), processes, sink);
+  sup.start(t0);
+  EXPECT_EQ(sup.state(), ProgramState::kBackoff);
+  EXPECT_FALSE(sup.spawn_error());
+  EXPECT_EQ(*sup.next_deadline(), t0 + 1s);
+  sup.on_deadline(t0 + 1s);  // fails again: the backoff doubles
+  EXPECT_EQ(sup.state(), ProgramState::kBackoff);
+  EXPECT_EQ(*sup.next_deadline(), t0 + 3s);
+  sup.on_deadline(t0 + 3s);
+  EXPECT_EQ(sup.state(), ProgramState::kRunning);
+  EXPECT_EQ(processes.starts, 1);
+  EXPECT_EQ(sup.restarts(), 2);
+}
+
+TEST_F(SupervisorTest, MomentaryForkFailuresCountTowardTheCap) {
+  processes.transient_failures = 100;
+  ProgramSupervisor sup(spec(), processes, sink);
+  sup.start(t0);
+  for (int i = 1; i <= 3; ++i) sup.on_deadline(*sup.next_deadline());
+  EXPECT_TRUE(sup.gave_up());
+  EXPECT_FALSE(sup.spawn_error());  // not "cannot be executed": qc-run exits 1, not 126
+  EXPECT_EQ(sink.events.back().status, 71);
 }
 
 TEST_F(SupervisorTest, ReadinessMovesStartingToRunning) {

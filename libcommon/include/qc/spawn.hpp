@@ -71,8 +71,13 @@ class Child {
 // the failed exec (see exit_code_for_spawn_error) and nothing runs.
 Result<Child> spawn_process(const SpawnOptions& options);
 
-// 127 when the command was not found, 126 when it could not be executed (SPEC §2).
+// 127 when the command was not found, 126 when it could not be executed, 71 when no process
+// could be started at all for now (docs/exit-codes.md).
 int exit_code_for_spawn_error(const Error& error);
+
+// A start that failed for lack of processes or memory (EAGAIN, ENOMEM: the process limit was
+// reached for a moment), not because of the command: worth another try after a backoff.
+bool is_transient_spawn_error(const Error& error);
 
 // Signals numbered as on Linux, named so that callers need no OS header.
 enum class Signal { kInterrupt, kTerminate, kHangup, kQuit, kUser1, kUser2, kKill };

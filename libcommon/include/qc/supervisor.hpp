@@ -114,6 +114,9 @@ class ProgramSupervisor {
 
  private:
   void spawn(SteadyTime now);
+  // After a failed run (or a start that failed for now): the next start after the backoff,
+  // or FATAL when the restarts are used up.
+  void retry_or_give_up(SteadyTime now, double ran_s, int code);
   void emit(const std::string& event, std::optional<int> status, std::string detail,
             std::optional<double> delay_s = std::nullopt, bool record_only = false);
 
