@@ -133,8 +133,21 @@ std::shared_ptr<File> File::open(const std::string& path, std::size_t max_bytes,
                                  std::size_t max_files, std::string& error) {
   try {
     auto impl = std::make_unique<Impl>();
+    // Checked at every open, rotations included: a link planted at the path later (when the
+    // file is rotated away) must not be followed either.
+    spdlog::file_event_handlers checks;
+    checks.before_open = [](const spdlog::filename_t& name) {
+      const std::string why = platform::log_path_refusal(name);
+      if (!why.empty()) throw spdlog::spdlog_ex("refusing log file " + name + ": " + why);
+    };
+    checks.after_open = [](const spdlog::filename_t& name, std::FILE* stream) {
+      const std::string why = platform::opened_log_refusal(name, stream);
+      if (why.empty()) return;
+      platform::discard_writes(stream);
+      throw spdlog::spdlog_ex("refusing log file " + name + ": " + why);
+    };
     impl->sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
-        path, std::max<std::size_t>(max_bytes, 1), max_files);
+        path, std::max<std::size_t>(max_bytes, 1), max_files, false, checks);
     // "[out]" marks the command's own output; the tool's messages carry the tool's name.
     impl->sink->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z [%n] %v");
     impl->lines = std::make_shared<spdlog::logger>("out", impl->sink);
@@ -143,6 +156,8 @@ std::shared_ptr<File> File::open(const std::string& path, std::size_t max_bytes,
     return std::shared_ptr<File>(new File(std::move(impl)));
   } catch (const spdlog::spdlog_ex& e) {
     error = e.what();
+    const std::string said = "refusing log file " + path + ": ";  // callers name the path
+    if (error.rfind(said, 0) == 0) error.erase(0, said.size());
     return nullptr;
   }
 }

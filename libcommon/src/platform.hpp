@@ -2,6 +2,7 @@
 // platform in src/posix/ and src/win32/. Not installed, not seen by tools.
 #pragma once
 
+#include <cstdio>
 #include <ctime>
 #include <string>
 
@@ -16,5 +17,14 @@ bool stdin_is_terminal();
 // A reader that went away (`qc-launch | head`) must not kill a supervisor: writes to a
 // closed pipe then fail with EPIPE instead of raising SIGPIPE. Children get the default back.
 void ignore_broken_pipes();
+
+// Log files are opened only where they cannot be turned against us: never through a
+// symbolic link (another user could point logs/BRAIN.log at one of our files), never a file
+// another user owns. Before the open: why PATH may not be opened ("" when it may). After:
+// why the opened STREAM is not the regular file of ours at PATH; then its writes are sent
+// to the null device, so nothing reaches the file it turned out to be.
+std::string log_path_refusal(const std::string& path);
+std::string opened_log_refusal(const std::string& path, std::FILE* stream);
+void discard_writes(std::FILE* stream);
 
 }  // namespace qc::platform

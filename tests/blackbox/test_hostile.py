@@ -251,6 +251,40 @@ class ForkFailureTest(QcTestCase):
         self.assertIn("will be retried", r.stderr)
 
 
+class LogFileTest(QcTestCase):
+    """Item 9: log files are never opened through a link, nor when another user owns them."""
+
+    def test_a_planted_symbolic_link_is_refused_and_its_target_untouched(self):
+        victim = self.path("victim")
+        with open(victim, "w") as f:
+            f.write("mine\n")
+        os.chmod(victim, 0o600)
+        logs = self.path("logs")
+        os.makedirs(logs)
+        os.symlink(victim, os.path.join(logs, "BRAIN_A.log"))
+        r = self.run_tool("qc-run", "--log-dir", logs, "BRAIN_A", "--", "echo", "appended")
+        self.assertEqual(r.returncode, 73, r.stderr)
+        self.assertIn("symbolic link", r.stderr)
+        self.assertEqual(read_text(victim), "mine\n")
+        cfg = write_config(self.tmp, [{"name": "BRAIN_A", "command": ["echo", "appended"]}], log_dir="logs")
+        r = self.run_tool("qc-launch", cfg)
+        self.assertEqual(r.returncode, 73, r.stderr)
+        self.assertEqual(read_text(victim), "mine\n")
+
+    @unittest.skipUnless(CAN_SWITCH_USER, "needs root to create a second user")
+    def test_a_log_file_owned_by_another_user_is_refused(self):
+        user = second_user()
+        logs = self.path("logs")
+        os.makedirs(logs)
+        planted = os.path.join(logs, "BRAIN_A.log")
+        open(planted, "w").close()
+        os.chown(planted, user.pw_uid, user.pw_gid)
+        r = self.run_tool("qc-run", "--log-dir", logs, "BRAIN_A", "--", "echo", "appended")
+        self.assertEqual(r.returncode, 73, r.stderr)
+        self.assertIn("owned by uid %d" % user.pw_uid, r.stderr)
+        self.assertEqual(read_text(planted), "")
+
+
 class SmallerThingsTest(QcTestCase):
     """Item 12."""
 

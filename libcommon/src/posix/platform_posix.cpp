@@ -1,7 +1,9 @@
 // The POSIX definitions of platform.hpp.
 #include "platform.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace qc::platform {
@@ -15,6 +17,41 @@ bool local_time(std::time_t t, std::tm& out, long& utc_offset_s) {
 bool stdin_is_terminal() { return ::isatty(STDIN_FILENO) == 1; }
 
 void ignore_broken_pipes() { ::signal(SIGPIPE, SIG_IGN); }
+
+namespace {
+std::string ownership_refusal(const struct stat& st) {
+  if (!S_ISREG(st.st_mode)) return "it is not a regular file; remove it";
+  if (st.st_uid != ::geteuid()) {
+    return "it is owned by uid " + std::to_string(st.st_uid) + ", not by us (uid " +
+           std::to_string(::geteuid()) + "); remove it or choose another --log-dir";
+  }
+  return "";
+}
+}  // namespace
+
+std::string log_path_refusal(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return "";  // created by the open
+  if (S_ISLNK(st.st_mode)) return "it is a symbolic link, which qc never follows; remove it";
+  return ownership_refusal(st);
+}
+
+std::string opened_log_refusal(const std::string& path, std::FILE* stream) {
+  struct stat opened {}, named {};
+  if (::fstat(::fileno(stream), &opened) != 0) return "it cannot be examined";
+  if (::lstat(path.c_str(), &named) != 0 || S_ISLNK(named.st_mode) || named.st_dev != opened.st_dev ||
+      named.st_ino != opened.st_ino) {
+    return "it was replaced (by a symbolic link?) while it was being opened; remove it";
+  }
+  return ownership_refusal(opened);
+}
+
+void discard_writes(std::FILE* stream) {
+  const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (null_fd < 0) return;
+  ::dup3(null_fd, ::fileno(stream), O_CLOEXEC);
+  ::close(null_fd);
+}
 
 }  // namespace qc::platform
 

@@ -13,6 +13,12 @@ namespace qc::platform {
 
 void ignore_broken_pipes() {}  // a write to a closed pipe fails with an error; nothing kills us
 
+// Windows: creating symbolic links needs a privilege that other users do not have by default;
+// the per-user directories qc logs to are not shared. Nothing more is checked here.
+std::string log_path_refusal(const std::string&) { return ""; }
+std::string opened_log_refusal(const std::string&, std::FILE*) { return ""; }
+void discard_writes(std::FILE*) {}
+
 bool local_time(std::time_t t, std::tm& out, long& utc_offset_s) {
   if (localtime_s(&out, &t) != 0) return false;
   std::tm copy = out;
