@@ -271,12 +271,8 @@ std::string or_dash(const std::optional<std::string>& s) { return s && !s->empty
 template <class T>
 std::string num_or_dash(const std::optional<T>& n) { return n ? std::to_string(*n) : "-"; }
 
-std::string one_line(std::string s) {
-  for (auto& c : s) {
-    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
-  }
-  return s;
-}
+// A cell of the table or of --tsv: control characters (tabs and newlines included) escaped.
+std::string one_line(const std::string& s) { return printable(s, /*escape_tab=*/true); }
 
 std::vector<std::string> cells_of(const RowView& v) {
   return {one_line(v.name),

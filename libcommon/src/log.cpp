@@ -17,6 +17,7 @@
 #include <cstdio>
 
 #include "platform.hpp"
+#include "qc/text.hpp"
 
 namespace qc::log {
 namespace {
@@ -38,45 +39,6 @@ spdlog::level::level_enum to_spdlog(Level level) {
     case Level::kError: return spdlog::level::err;
   }
   return spdlog::level::info;
-}
-
-// Messages quote outside input (names, paths, a config's bad bytes): what reaches a terminal
-// or a log is valid UTF-8 without control characters; anything else is shown as \xNN.
-std::string printable(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  auto hex = [&out](unsigned char c) {
-    static const char* digits = "0123456789abcdef";
-    out += "\\x";
-    out += digits[c >> 4];
-    out += digits[c & 15];
-  };
-  for (std::size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      if ((c < 0x20 && c != '\t') || c == 0x7f) {
-        hex(c);
-      } else {
-        out += static_cast<char>(c);
-      }
-      ++i;
-      continue;
-    }
-    // A well-formed multi-byte sequence is copied whole; a stray byte is escaped.
-    const std::size_t length = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c <= 0xdf ? 2 : 0;
-    bool valid = length > 0 && i + length <= text.size();
-    for (std::size_t k = 1; valid && k < length; ++k) {
-      valid = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
-    }
-    if (valid) {
-      out.append(text.substr(i, length));
-      i += length;
-    } else {
-      hex(c);
-      ++i;
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -173,7 +135,7 @@ bool enabled(Level level) { return logger()->should_log(to_spdlog(level)); }
 
 void write(Level level, std::string_view format_string, std::initializer_list<Arg> args) {
   if (!enabled(level)) return;
-  std::string message = printable(format(format_string, args));
+  std::string message = printable(format(format_string, args));  // qc/text.hpp
   if (level == Level::kWarn) message.insert(0, "warning: ");
   logger()->log(to_spdlog(level), "{}", message);
   note_lost_stderr();

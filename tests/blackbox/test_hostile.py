@@ -285,6 +285,30 @@ class LogFileTest(QcTestCase):
         self.assertEqual(read_text(planted), "")
 
 
+class TerminalEscapeTest(QcTestCase):
+    """Item 11: escapes from lock records and command lines never reach the screen."""
+
+    def test_control_characters_are_escaped_in_every_human_output_and_exact_in_json(self):
+        evil = "\x1b]0;pwned\x07\x1b[2J\u009b31m\r\nBRAIN"
+        os.makedirs(self.lock_dir)
+        holder = self.start(helper("fake_holder.py") + [self.lock_path("E"), json.dumps(
+            self.qc_record("E", 1, 1, account=evil, command=["python", evil], host=evil))],
+            stdin=subprocess.PIPE)
+        wait_until(lambda: os.path.exists(self.lock_path("E") + ".ready"), message="the holder")
+        human = [self.run_tool("qc-ps").stdout, self.run_tool("qc-ps", "--tsv").stdout,
+                 self.run_tool("qc-lock", "--list").stdout, self.run_tool("qc-lock", "--list", "--tsv").stdout,
+                 self.run_tool("qc-shutdown", "--dry-run").stderr,
+                 self.run_tool("qc-lock", "--check", "E").stderr]
+        for text in human:
+            for bad in ("\x1b", "\x07", "\x9b", "\r"):
+                self.assertNotIn(bad, text)
+            self.assertIn("\\x1b]0;pwned", text)
+        self.assertEqual(len(self.run_tool("qc-ps", "--tsv").stdout.splitlines()), 2, "one row, one line")
+        [row] = self.ps_json()
+        self.assertEqual((row["account"], row["command"]), (evil, ["python", evil]), "JSON stays exact")
+        holder.stdin.close()
+
+
 class SmallerThingsTest(QcTestCase):
     """Item 12."""
 
@@ -299,6 +323,23 @@ class SmallerThingsTest(QcTestCase):
         r = self.run_tool("qc-launch", cfg)
         self.assertEqual(r.returncode, 78, r.stderr)
         self.assertIn("stop_timeout_s", r.stderr)
+
+    def test_a_script_that_reuses_fd_3_keeps_the_lock(self):
+        pidfile = self.path("pid")
+        # The command closes the usual low descriptors, then outlives a killed qc-lock (it
+        # ignores the parent-death SIGTERM).
+        holder = self.start_tool("qc-lock", "FD", "--", "sh", "-c",
+                                 'trap "" TERM; exec 3>/dev/null 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; '
+                                 'echo $$ > "$0"; exec sleep 60',
+                                 pidfile)
+        child = int(wait_until(lambda: read_text(pidfile), message="the command"))
+        self.track_pid(child)
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+        self.assertEqual(self.run_tool("qc-lock", "FD", "--", "true").returncode, 75,
+                         "the command still holds the name")
+        fds = {os.readlink("/proc/%d/fd/%s" % (child, fd)): int(fd) for fd in os.listdir("/proc/%d/fd" % child)}
+        self.assertGreaterEqual(fds[self.lock_path("FD")], 100)
 
     def test_a_name_may_not_start_with_a_dash(self):
         # The command line cannot even pass one; a config can.

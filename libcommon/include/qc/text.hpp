@@ -11,8 +11,12 @@ namespace qc {
 // Shell-style wildcard match (* ? [...]) of a whole name, as ls and fnmatch do it.
 bool glob_match(const std::string& pattern, const std::string& text);
 
+// `text` made safe for a terminal or a log: valid UTF-8 without control characters (C0,
+// C1, DEL, stray bytes become \xNN; tabs too with escape_tab). JSON output never needs it.
+std::string printable(std::string_view text, bool escape_tab = false);
+
 // Prints rows as left-aligned columns two spaces apart (the first row is the header); the
-// last column is not padded.
+// last column is not padded. Every cell goes through printable().
 void print_columns(std::ostream& out, const std::vector<std::vector<std::string>>& rows);
 
 // Asks `prompt` on stderr and reads one line from stdin; true when it is exactly "YES".

@@ -21,6 +21,7 @@ namespace qc {
 namespace {
 
 constexpr std::size_t kMaxContents = 1u << 20;
+constexpr int kInheritedLockFdMin = 100;  // docs/lock-file.md
 
 int fd_of(NativeHandle h) { return static_cast<int>(h); }
 
@@ -94,6 +95,16 @@ Result<std::unique_ptr<LockFile>> LockFile::open(const std::string& path, bool c
   if (::fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
     ::close(fd);
     return Error{"cannot use lock file " + path + ": it is not a regular file; remove it"};
+  }
+  // Commands inherit the lock under this number: 100 or above, out of the way of scripts,
+  // which use 3 to 9 (`exec 3>/dev/null` would drop a lock held as fd 3) and from 10 up
+  // for `exec {var}>`.
+  if (fd < kInheritedLockFdMin) {
+    const int high = ::fcntl(fd, F_DUPFD_CLOEXEC, kInheritedLockFdMin);
+    if (high >= 0) {
+      ::close(fd);
+      fd = high;
+    }
   }
   return std::unique_ptr<LockFile>(new LockFile(path, fd));
 }
