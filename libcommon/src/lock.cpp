@@ -33,15 +33,41 @@ bool is_live_legacy(const std::optional<LockRecord>& record) {
 
 std::string file_name_of(const std::string& name) { return name + kLockSuffix; }
 
+std::string parent_of(const std::string& path) {
+  const std::filesystem::path p(path);
+  return p.parent_path().empty() ? "." : p.parent_path().string();
+}
+
+// A name that is held is reported as held, whoever holds it: a file another user owns and
+// locked (opened read-only, since we may not write it) is a conflict like any other.
+std::optional<LockConflict> held_by_someone_we_cannot_write_as(const std::string& name, const std::string& path) {
+  auto probe = probe_lock_file(path);
+  if (!probe || *probe != LockProbe::kHeld) return std::nullopt;
+  std::optional<LockRecord> holder;
+  if (auto contents = read_lock_file(path); contents && *contents) holder = parse_lock_record(**contents);
+  return LockConflict{name, path, holder};
+}
+
+// A lock file that cannot be taken because another user owns it: whose it is, what to do.
+Error foreign_file(const std::string& name, const std::string& path, std::int64_t owner) {
+  return Error{"cannot take " + name + ": lock file " + path + " belongs to " + describe_user(owner) +
+                   " and nobody holds it; remove it as that user or as root (qc-lock --clear-stale), "
+                   "or use a lock directory of your own (--lock-dir)",
+               EACCES};
+}
+
 }  // namespace
 
 HeldLock::HeldLock(std::unique_ptr<LockFile> file, std::size_t file_size)
-    : file_(std::move(file)), file_size_(file_size) {}
+    : file_(std::move(file)), file_size_(file_size) {
+  if (file_) DirectoryWatch::add(parent_of(file_->path()));
+}
 HeldLock::HeldLock(HeldLock&&) noexcept = default;
 HeldLock& HeldLock::operator=(HeldLock&& other) noexcept {
   if (this != &other) {
     release();
     file_ = std::move(other.file_);
+    replacement_ = std::move(other.replacement_);
     file_size_ = other.file_size_;
   }
   return *this;
@@ -60,22 +86,67 @@ Status HeldLock::write_record(const LockRecord& record) {
   if (text.size() < file_size_ && file_size_ <= kMaxPadding) {
     text.insert(text.size() - 1, file_size_ - text.size(), ' ');  // before the final newline
   }
-  if (Status s = file_->rewrite(text); !s) return s;
+  if (Status s = current().rewrite(text); !s) return s;
   file_size_ = text.size();
   return {};
 }
 
 NativeHandle HeldLock::inheritable_handle() const {
-  return file_ ? file_->inheritable_handle() : kInvalidHandle;
+  return file_ ? current().inheritable_handle() : kInvalidHandle;
 }
 
 Status HeldLock::release() {
   if (!file_) return {};
-  Status status = file_->unlink_if_ours();
+  Status status = current().unlink_if_ours();
+  if (replacement_) replacement_->close();
+  replacement_.reset();
   file_->close();
   file_.reset();
   return status;
 }
+
+HeldLock::Verdict HeldLock::verify_and_restore(const LockRecord& record) {
+  Verdict verdict;
+  if (!file_ || current().still_at_path()) return verdict;
+  const std::string path = current().path();
+  const std::string dir = parent_of(path);
+  if (Status s = ensure_directory(dir); !s) {
+    verdict.integrity = Integrity::kUnrestorable;
+    verdict.detail = s.error().message;
+    return verdict;
+  }
+  DirectoryWatch::add(dir);  // a directory made anew needs a watch of its own
+  auto opened = LockFile::open(path, /*create=*/true);
+  if (!opened) {
+    verdict.integrity = Integrity::kUnrestorable;
+    verdict.detail = opened.error().message;
+    return verdict;
+  }
+  auto& file = *opened;
+  auto locked = file->try_lock();
+  if (locked && *locked && file->still_at_path()) {
+    if (replacement_) replacement_->close();
+    replacement_ = std::move(file);
+    file_size_ = 0;
+    if (Status s = write_record(record); !s) {
+      verdict.integrity = Integrity::kUnrestorable;
+      verdict.detail = s.error().message;
+      return verdict;
+    }
+    verdict.integrity = Integrity::kRestored;
+    return verdict;
+  }
+  // Someone took the name while it had no file: two copies would run now.
+  verdict.integrity = Integrity::kLost;
+  auto contents = file->read_contents();
+  std::optional<LockRecord> holder;
+  if (contents) holder = parse_lock_record(*contents);
+  verdict.taken_by = LockConflict{record.name, path, holder};
+  return verdict;
+}
+
+NativeHandle lock_change_handle() { return DirectoryWatch::handle(); }
+void drain_lock_changes() { DirectoryWatch::drain(); }
 
 AcquireResult acquire_lock(const std::string& dir, const std::string& name, LockRecord record,
                            const AcquireOptions& options) {
@@ -113,6 +184,18 @@ AcquireResult acquire_lock(const std::string& dir, const std::string& name, Lock
   for (;;) {
     if (!file) {
       auto opened = LockFile::open(path, /*create=*/true);
+      if (!opened && (opened.error().sys_errno == EACCES || opened.error().sys_errno == EPERM)) {
+        // Another user's file (0644): held is a conflict; free, it says whose it is.
+        if (auto held = held_by_someone_we_cannot_write_as(name, path)) {
+          const auto now = std::chrono::steady_clock::now();
+          if (now >= deadline) return *held;
+          if (Status s = wait_for_change(deadline, held->holder); !s) return s.error();
+          continue;
+        }
+        if (auto contents = read_lock_file(path); contents && *contents) {
+          if (auto owner = file_owner_of(path)) return foreign_file(name, path, *owner);
+        }
+      }
       if (!opened) {
         // EBUSY: the name is on its way out (Windows: a file pending deletion): transient.
         if (opened.error().sys_errno != EBUSY) return opened.error();
@@ -137,6 +220,11 @@ AcquireResult acquire_lock(const std::string& dir, const std::string& name, Lock
       if (!file->still_at_path()) {  // released and unlinked since we opened it: start over
         file.reset();
         continue;
+      }
+      // Never a file another user could delete later to let a second copy start.
+      if (auto owner = file->owner(); owner && *owner != current_uid() && *owner != 0) {
+        file->unlock();
+        return foreign_file(name, path, *owner);
       }
       auto contents = file->read_contents();
       if (!contents) return contents.error();

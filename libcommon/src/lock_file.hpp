@@ -38,6 +38,8 @@ class LockFile {
   Status rewrite(std::string_view contents);
   // Unlinks PATH if it still names this file.
   Status unlink_if_ours();
+  // The uid that owns the file (POSIX); nullopt where there is no such thing.
+  std::optional<std::int64_t> owner() const;
   const std::string& path() const { return path_; }
   // The handle a child must inherit to hold the lock with us.
   NativeHandle inheritable_handle() const;
@@ -54,6 +56,21 @@ class LockFile {
   std::string path_;
   NativeHandle handle_ = kInvalidHandle;  // POSIX: the locked descriptor; Windows: shared, for reading
   [[maybe_unused]] NativeHandle locked_ = kInvalidHandle;  // Windows: the exclusive lock handle
+};
+
+// The uid that owns the file at PATH (not following a link); nullopt where unknown.
+std::optional<std::int64_t> file_owner_of(const std::string& path);
+
+// "user alice (uid 1001)", or "uid 1001" when it has no name.
+std::string describe_user(std::int64_t uid);
+
+// The process-wide watch behind lock_change_handle(): one inotify instance, one watch per
+// lock directory (added again after the directory is removed and made anew).
+class DirectoryWatch {
+ public:
+  static NativeHandle handle();
+  static void add(const std::string& dir);
+  static void drain();
 };
 
 // Whether PATH's OS lock is held, without taking it.

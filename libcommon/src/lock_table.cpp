@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <ostream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -36,10 +37,13 @@ namespace {
 // 500,000 raw reads under a zero-backoff restart loop). So a held file's record counts once
 // two reads in a row agree; docs/lock-file.md asks other readers to do the same.
 Result<std::optional<LockRecord>> read_settled_record(const std::string& path, bool held) {
-  constexpr int kAttempts = 16;
+  // A writer preempted in the middle of its copy leaves the torn state in place for a while:
+  // keep reading (yielding the CPU) for up to 50 ms before settling for less.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
   std::optional<std::string> previous;
   std::optional<LockRecord> parsed;  // the last read that parsed, if any
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+  for (int attempt = 0; attempt < 2 || std::chrono::steady_clock::now() < give_up; ++attempt) {
+    if (attempt > 0) std::this_thread::yield();
     auto contents = read_lock_file(path);
     if (!contents) return contents.error();
     if (!*contents) return std::optional<LockRecord>();  // removed meanwhile

@@ -97,11 +97,39 @@ void JsonEventWriter::emit(const SupervisorEvent& e) {
 
 void LogEventWriter::emit(const SupervisorEvent& e) {
   if (e.record_only) return;
-  if (e.event == "gave_up" || e.event == "failed") {
+  if (e.event == "gave_up" || e.event == "failed" || e.event == "lock_lost") {
     log::error("{}", e.detail);
   } else {
     log::info("{}", e.detail);
   }
+}
+
+bool LockRecordUpdater::verify(EventSink& events) {
+  const auto verdict = lock_.verify_and_restore(record_);
+  switch (verdict.integrity) {
+    case HeldLock::Integrity::kIntact:
+      return false;
+    case HeldLock::Integrity::kRestored:
+      log::warn("{} was removed or replaced; put back, {} is still held", lock_.path(), record_.name);
+      return false;
+    case HeldLock::Integrity::kUnrestorable:
+      log::warn("{} was removed and cannot be put back: {}; {} stays held by its open file only",
+                lock_.path(), verdict.detail, record_.name);
+      return false;
+    case HeldLock::Integrity::kLost:
+      break;
+  }
+  SupervisorEvent e;
+  e.event = "lock_lost";
+  e.name = record_.name;
+  e.pid = record_.child_pid;
+  e.restarts = record_.restarts;
+  e.record_state = "stopping";
+  e.detail = "lost " + record_.name + ": its lock file was removed and " +
+             (verdict.taken_by ? describe_conflict(*verdict.taken_by) : std::string("another process took the name")) +
+             "; stopping it so that one copy remains";
+  events.emit(e);
+  return true;
 }
 
 void LockRecordUpdater::emit(const SupervisorEvent& e) {

@@ -3,6 +3,7 @@
 // reverse order on SIGINT/SIGTERM.
 #include "launch_tool.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -75,6 +76,7 @@ struct Program {
   std::unique_ptr<ProgramSupervisor> supervisor;
   bool started = false;
   bool stop_sent = false;
+  bool lock_lost = false;  // another process took its name: stopped for good
 };
 
 class Orchestrator {
@@ -94,10 +96,12 @@ class Orchestrator {
   void report_status();
   void stop_one(std::int32_t token, SteadyTime now);
   std::optional<SteadyTime> next_deadline() const;
+  void verify_locks(SteadyTime now);
   bool everything_finished() const;
 
   const Options& o_;
   LaunchPlan plan_;
+  LockRecord own_record_;
   std::optional<HeldLock> own_lock_;
   std::vector<Program> programs_;
   std::optional<EventLoop> loop_;
@@ -124,7 +128,8 @@ LockRecord Orchestrator::record_for(const std::string& name, const std::vector<s
 // The orchestrator's own lock, then every program's: if any is held, nothing starts. Taking
 // them (rather than only looking) leaves no window for a duplicate between check and start.
 int Orchestrator::take_locks() {
-  auto own = acquire_lock(plan_.lock_dir, plan_.name, record_for(plan_.name, o_.invocation, std::nullopt));
+  own_record_ = record_for(plan_.name, o_.invocation, std::nullopt);
+  auto own = acquire_lock(plan_.lock_dir, plan_.name, own_record_);
   if (auto* conflict = std::get_if<LockConflict>(&own)) {
     log::error("another orchestrator runs: {}", describe_conflict(*conflict));
     return exit_code::kLockHeld;
@@ -297,6 +302,36 @@ void Orchestrator::stop_one(std::int32_t token, SteadyTime now) {
   log::warn("a stop request named no program of {} (token {})", plan_.name, token);
 }
 
+// A lock file removed or replaced under us is put back; a name another process took meanwhile
+// is lost: that program stops for good (the orchestrator's own name: everything stops), so
+// that one copy remains.
+void Orchestrator::verify_locks(SteadyTime now) {
+  drain_lock_changes();
+  FanoutSink to_people;
+  to_people.add(&log_events_);
+  if (o_.json) to_people.add(&json_events_);
+  if (own_lock_ && !stopping_) {
+    const auto verdict = own_lock_->verify_and_restore(own_record_);
+    if (verdict.integrity == HeldLock::Integrity::kLost) {
+      begin_stop(exit_code::kLockHeld, "lost " + plan_.name + ": its lock file was removed and " +
+                                           (verdict.taken_by ? describe_conflict(*verdict.taken_by)
+                                                             : std::string("another orchestrator took it")));
+      return;
+    }
+    if (verdict.integrity == HeldLock::Integrity::kRestored) {
+      log::warn("{} was removed or replaced; put back", own_lock_->path());
+    }
+  }
+  for (auto& p : programs_) {
+    if (!p.lock || !p.record || p.lock_lost) continue;
+    if (!p.record->verify(to_people)) continue;
+    p.lock_lost = true;
+    p.supervisor->no_more_restarts();
+    p.supervisor->stop(p.plan.spec.stop_signal, now);
+    p.stop_sent = true;
+  }
+}
+
 void Orchestrator::report_status() {
   const auto now = Clock::now();
   for (const auto& p : programs_) {
@@ -363,6 +398,8 @@ int Orchestrator::run() {
   for (const auto& p : programs_) tokens.push_back(program_stop_token(p.plan.spec.name));
   loop_->accept_stop_requests(tokens);
   if (int rc = set_up_programs(); rc != exit_code::kOk) return rc;
+  const NativeHandle lock_changes = lock_change_handle();
+  if (lock_changes != kInvalidHandle) loop_->watch_readable(lock_changes);
   log::info("{}: {} program{} to start (lock {}, from {})", plan_.name, programs_.size(),
             programs_.size() == 1 ? "" : "s", own_lock_->path(), plan_.config_path);
 
@@ -388,6 +425,8 @@ int Orchestrator::run() {
       continue;
     }
     const auto now = Clock::now();
+    const auto& readable = events->readable;
+    if (std::find(readable.begin(), readable.end(), lock_changes) != readable.end()) verify_locks(now);
     for (const auto& exit : events->exits) {
       for (auto& p : programs_) {
         auto process = p.supervisor->process();
@@ -421,7 +460,7 @@ int Orchestrator::run() {
     for (auto& p : programs_) p.supervisor->on_deadline(now);
     // Output after signals, exits and deadlines, a bounded share per program per wake-up.
     for (NativeHandle h : events->readable) {
-      if (probe_ && h == probe_->wake_handle()) continue;
+      if ((probe_ && h == probe_->wake_handle()) || h == lock_changes) continue;
       for (auto& p : programs_) {
         if (p.pump && p.pump->handle() == h) p.pump->drain();
       }

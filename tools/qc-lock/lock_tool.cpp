@@ -42,6 +42,33 @@ int report_conflict(const Options& o, const LockConflict& conflict) {
   return o.conflict_exit_code;
 }
 
+// Says what happened to a lock file that changed under us; true when the lock is lost.
+bool report_integrity(const Options& o, const std::string& path, const HeldLock::Verdict& verdict) {
+  switch (verdict.integrity) {
+    case HeldLock::Integrity::kIntact:
+      return false;
+    case HeldLock::Integrity::kRestored:
+      log::warn("{} was removed or replaced; put back, {} is still held", path, o.name);
+      return false;
+    case HeldLock::Integrity::kUnrestorable:
+      log::warn("{} was removed and cannot be put back: {}; {} stays held by its open file only",
+                path, verdict.detail, o.name);
+      return false;
+    case HeldLock::Integrity::kLost:
+      break;
+  }
+  log::error("lost {}: its lock file was removed and {}; stopping {} so that one copy remains",
+             o.name, verdict.taken_by ? describe_conflict(*verdict.taken_by) : "another process took the name",
+             join_command(o.command));
+  if (o.json) {
+    ordered_json j{{"event", "lock_lost"}, {"name", o.name}, {"lock_file", path}};
+    j["holder_pid"] = verdict.taken_by && verdict.taken_by->holder ? ordered_json(verdict.taken_by->holder->pid)
+                                                                   : ordered_json(nullptr);
+    print_json(j);
+  }
+  return true;
+}
+
 std::string describe_processes(const std::vector<ProcessInfo>& processes) {
   std::string out;
   for (const auto& p : processes) {
@@ -83,6 +110,9 @@ int run_command(const Options& o, const std::string& dir) {
     return exit_code::kCannotCreate;
   }
   adopt_orphaned_descendants();  // one prctl: no process, no fork
+  const NativeHandle lock_changes = lock_change_handle();
+  if (lock_changes != kInvalidHandle) loop->watch_readable(lock_changes);
+  bool lost = false;  // another process took the name after our file was removed
   SpawnOptions spawn;
   spawn.argv = o.command;
   spawn.inherit = {lock.inheritable_handle()};
@@ -103,7 +133,7 @@ int run_command(const Options& o, const std::string& dir) {
   std::optional<SteadyTime> kill_at;   // descendants asked to stop: SIGKILL then
   auto finish = [&]() {
     if (Status s = lock.release(); !s) log::warn("{}", s.error().message);
-    return *status;
+    return lost ? exit_code::kLockHeld : *status;
   };
   // After the command's exit: ends when no descendant is left, else keeps waiting.
   auto descendants_left = [&](SteadyTime now) {
@@ -127,6 +157,15 @@ int run_command(const Options& o, const std::string& dir) {
       continue;
     }
     const auto now = std::chrono::steady_clock::now();
+    if (!events->readable.empty() && !lost) {
+      drain_lock_changes();
+      const auto verdict = lock.verify_and_restore(record);
+      if (report_integrity(o, lock.path(), verdict)) {
+        lost = true;
+        stop_descendants = true;
+        if (!status) send_signal(*child, Signal::kTerminate, false);
+      }
+    }
     for (const auto& s : events->signals) {
       const bool stop = s.signal == Signal::kInterrupt || s.signal == Signal::kTerminate ||
                         s.signal == Signal::kQuit;

@@ -2,6 +2,7 @@
 // events (its exit, a deadline), never by polling.
 #include "run_tool.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -67,6 +68,9 @@ int run(const Options& o) {
     log::error("{}", loop.error().message);
     return exit_code::kCannotCreate;
   }
+  const NativeHandle lock_changes = lock_change_handle();
+  if (lock_changes != kInvalidHandle) loop->watch_readable(lock_changes);
+  bool lost = false;  // another process took the name after our file was removed
   ChildProcesses children(*loop);
   std::unique_ptr<OutputPump> pump;
   NativeHandle output = kInvalidHandle;
@@ -102,6 +106,18 @@ int run(const Options& o) {
       continue;
     }
     const auto now = std::chrono::steady_clock::now();
+    const auto& readable = events->readable;
+    if (!lost && std::find(readable.begin(), readable.end(), lock_changes) != readable.end()) {
+      drain_lock_changes();
+      FanoutSink to_people;
+      to_people.add(&log_events);
+      if (o.json) to_people.add(&json_events);
+      if (record_updater.verify(to_people)) {
+        lost = true;
+        supervisor.no_more_restarts();
+        supervisor.stop(spec.stop_signal, now);
+      }
+    }
     for (const auto& exit : events->exits) {
       const auto process = supervisor.process();
       if (!process || exit.pid != process->pid) continue;
@@ -130,7 +146,7 @@ int run(const Options& o) {
     }
     supervisor.on_deadline(std::chrono::steady_clock::now());
     // Output last, and a bounded share of it: signals, exits and deadlines come first.
-    if (pump && !events->readable.empty()) pump->drain();
+    if (pump && std::find(readable.begin(), readable.end(), pump->handle()) != readable.end()) pump->drain();
   }
   close_handle(output);  // first: a reader thread (Windows) sees the end once every writer is gone
   if (pump) {
@@ -139,6 +155,7 @@ int run(const Options& o) {
   }
   if (Status s = lock.release(); !s) log::warn("{}", s.error().message);
 
+  if (lost) return exit_code::kLockHeld;
   if (stop_requested) return exit_code::kOk;
   if (supervisor.spawn_error()) return exit_code_for_spawn_error(*supervisor.spawn_error());
   if (supervisor.gave_up()) return exit_code::kNo;

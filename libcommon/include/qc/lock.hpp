@@ -19,6 +19,13 @@ namespace qc {
 
 class LockFile;  // the platform's open, locked file
 
+// Someone else holds the name. `holder` is what their file says, when it says anything.
+struct LockConflict {
+  std::string name;
+  std::string path;
+  std::optional<LockRecord> holder;
+};
+
 // A held lock. Move-only; releasing (or destroying) removes the file, then unlocks.
 class HeldLock {
  public:
@@ -41,17 +48,31 @@ class HeldLock {
   // Removes the file if it is still ours, then unlocks. Idempotent.
   Status release();
 
+  // After a change in the lock directory (lock_change_handle() became readable): whether the
+  // lock file is still ours at its path. A file that was removed or replaced (`rm -rf
+  // .locks`, another user deleting it in a shared sticky directory) is put back at once: a
+  // new file, locked and holding `record`. If another process took the name first, the lock
+  // is lost: the caller must stop its command, so that one copy remains (docs/lock-file.md).
+  enum class Integrity { kIntact, kRestored, kLost, kUnrestorable };
+  struct Verdict {
+    Integrity integrity = Integrity::kIntact;
+    std::optional<LockConflict> taken_by;  // kLost: who holds the name now
+    std::string detail;                    // kUnrestorable: why it could not be put back
+  };
+  Verdict verify_and_restore(const LockRecord& record);
+
  private:
-  std::unique_ptr<LockFile> file_;
+  LockFile& current() const { return replacement_ ? *replacement_ : *file_; }
+  std::unique_ptr<LockFile> file_;         // the file our commands inherited
+  std::unique_ptr<LockFile> replacement_;  // the file put back at the path, if one was
   std::size_t file_size_ = 0;
 };
 
-// Someone else holds the name. `holder` is what their file says, when it says anything.
-struct LockConflict {
-  std::string name;
-  std::string path;
-  std::optional<LockRecord> holder;
-};
+// A handle that becomes readable when a lock file this process holds may have been removed
+// or replaced (POSIX: one inotify instance for all of them); kInvalidHandle where there is
+// none. drain_lock_changes() empties it; then call verify_and_restore on each lock.
+NativeHandle lock_change_handle();
+void drain_lock_changes();
 
 struct AcquireOptions {
   // Wait up to this long for the name (0: fail at once). Waiting wakes on events (the file

@@ -98,6 +98,11 @@ class LockRecordUpdater : public EventSink {
  public:
   LockRecordUpdater(HeldLock& lock, LockRecord record) : lock_(lock), record_(std::move(record)) {}
   void emit(const SupervisorEvent& event) override;
+  const LockRecord& record() const { return record_; }
+  // After a change in the lock directory: puts a removed lock file back (see
+  // HeldLock::verify_and_restore); true when the lock is lost and the program must stop.
+  // Says what happened through qc::log, and `events` gets a lock_lost event.
+  bool verify(EventSink& events);
 
  private:
   HeldLock& lock_;

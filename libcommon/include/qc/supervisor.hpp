@@ -37,6 +37,7 @@ struct ProgramSpec {
   std::optional<std::string> account;
   RestartPolicy restart;
   double stop_timeout_s = 10;
+  Signal stop_signal = Signal::kTerminate;  // what a stop sends first (INT for Python clean-up)
   bool needs_ready = false;  // STARTING until mark_ready(); RUNNING at once otherwise
 };
 

@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -172,6 +173,56 @@ Status LockFile::unlink_if_ours() {
     return os_error("cannot remove lock file " + path_, errno);
   }
   return {};
+}
+
+std::optional<std::int64_t> LockFile::owner() const {
+  struct stat st {};
+  if (::fstat(fd_of(handle_), &st) != 0) return std::nullopt;
+  return static_cast<std::int64_t>(st.st_uid);
+}
+
+std::optional<std::int64_t> file_owner_of(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return std::nullopt;
+  return static_cast<std::int64_t>(st.st_uid);
+}
+
+std::string describe_user(std::int64_t uid) {
+  struct passwd entry {};
+  struct passwd* found = nullptr;
+  char buf[4096];
+  if (::getpwuid_r(static_cast<uid_t>(uid), &entry, buf, sizeof buf, &found) == 0 && found != nullptr) {
+    return std::string("user ") + found->pw_name + " (uid " + std::to_string(uid) + ")";
+  }
+  return "uid " + std::to_string(uid);
+}
+
+namespace {
+int& directory_watch_fd() {
+  static int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  return fd;
+}
+}  // namespace
+
+NativeHandle DirectoryWatch::handle() {
+  const int fd = directory_watch_fd();
+  return fd < 0 ? kInvalidHandle : static_cast<NativeHandle>(fd);
+}
+
+void DirectoryWatch::add(const std::string& dir) {
+  const int fd = directory_watch_fd();
+  if (fd < 0) return;
+  // Removed, renamed or replaced entries; the directory itself removed or moved.
+  ::inotify_add_watch(fd, dir.c_str(),
+                      IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF);
+}
+
+void DirectoryWatch::drain() {
+  const int fd = directory_watch_fd();
+  if (fd < 0) return;
+  alignas(inotify_event) char buf[8192];
+  while (::read(fd, buf, sizeof buf) > 0) {
+  }
 }
 
 Result<LockProbe> probe_lock_file(const std::string& path) {

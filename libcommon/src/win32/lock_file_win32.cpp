@@ -175,6 +175,16 @@ Status LockFile::rewrite(std::string_view contents) {
   return {};
 }
 
+std::optional<std::int64_t> LockFile::owner() const { return std::nullopt; }
+
+std::optional<std::int64_t> file_owner_of(const std::string&) { return std::nullopt; }
+std::string describe_user(std::int64_t uid) { return "uid " + std::to_string(uid); }
+
+// Windows: no directory watch yet; a removed lock file is noticed at the next verification.
+NativeHandle DirectoryWatch::handle() { return kInvalidHandle; }
+void DirectoryWatch::add(const std::string&) {}
+void DirectoryWatch::drain() {}
+
 Status LockFile::unlink_if_ours() {
   if (locked_ == kInvalidHandle || !still_at_path()) return {};
   Handle deleter(open_path(path_, DELETE, kShareAll, OPEN_EXISTING));
