@@ -251,8 +251,8 @@ RowView view_of(const LockEntry& e, WallTime now) {
       // time the name was taken.
       if (r.run_started) {
         started_at = parse_iso8601(*r.run_started);
-      } else if (r.state.empty()) {
-        started_at = parse_iso8601(r.timestamp);
+      } else if (r.state.empty() || (r.state == "running" && !r.child_pid)) {
+        started_at = parse_iso8601(r.timestamp);  // an orchestrator's own name: since taken
       }
       // -q prints the process that is the program: its command where one runs (killing
       // the wrapper of a qc-launch would stop every program), else the wrapper.

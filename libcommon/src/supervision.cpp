@@ -4,6 +4,7 @@
 #include <ostream>
 
 #include "line_writer.hpp"
+#include "qc/guardian.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -39,7 +40,7 @@ void LineWriter::flush() {
   file_->flush();
 }
 
-void ChildProcesses::set_handles(const std::string& name, NativeHandle lock, NativeHandle output) {
+void ChildProcesses::set_handles(const std::string& name, const HeldLock* lock, NativeHandle output) {
   handles_[name] = Handles{lock, output};
 }
 
@@ -53,7 +54,7 @@ Result<ProcessId> ChildProcesses::start(const ProgramSpec& spec) {
   options.stdin_null = true;
   auto it = handles_.find(spec.name);
   if (it != handles_.end()) {
-    if (it->second.lock != kInvalidHandle) options.inherit.push_back(it->second.lock);
+    if (it->second.lock != nullptr) options.inherit.push_back(it->second.lock->inheritable_handle());
     options.stdout_to = it->second.output;
     options.stderr_to = it->second.output;
   }
@@ -61,7 +62,9 @@ Result<ProcessId> ChildProcesses::start(const ProgramSpec& spec) {
   if (!child) return child.error();
   loop_.watch_child(*child, /*kill_group=*/true);
   const ProcessId id = child->id();
+  guardian::watch_group(id.pid);  // its group leader: the group has its PID
   children_.emplace(id.pid, std::move(*child));
+  names_[id.pid] = spec.name;
   return id;
 }
 
@@ -76,6 +79,28 @@ void ChildProcesses::signal_group(Pid pid, Signal signal) {
 void ChildProcesses::reaped(Pid pid) {
   loop_.unwatch_child(pid);
   children_.erase(pid);
+  guardian::forget_group(pid);
+  auto named = names_.find(pid);
+  if (named == names_.end()) return;
+  const std::string name = named->second;
+  names_.erase(named);
+  auto it = handles_.find(name);
+  if (it == handles_.end() || it->second.lock == nullptr || !can_see_file_holders()) return;
+  // Orphaned descendants are adopted by us (a subreaper): only when a child of ours is
+  // neither a program nor the guardian is the process table worth a scan.
+  bool adopted = false;
+  for (Pid kid : child_pids()) adopted = adopted || (children_.count(kid) == 0 && kid != guardian::pid());
+  if (!adopted) return;
+  const Pid self = current_process().pid;
+  const auto holders = processes_holding({it->second.lock->path()});
+  for (const auto& left : holders.front()) {
+    if (left.pid == self) continue;
+    const std::string what = left.command_line.empty() ? left.name : join_command(left.command_line);
+    log::warn("{}: PID {} ({}) outlived its run outside its process group and still holds the name; "
+              "killed before the next run",
+              name, left.pid, what);
+    signal_process_if_same({left.pid, left.start}, Signal::kKill, false);
+  }
 }
 
 void JsonEventWriter::emit(const SupervisorEvent& e) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "qc/exit_codes.hpp"
+#include "qc/guardian.hpp"
 #include "qc/lock_record.hpp"
 #include "qc/names.hpp"
 #include "qc/supervision.hpp"
@@ -185,7 +186,7 @@ int Orchestrator::set_up_programs() {
       p.output = pipe->write_end;
       loop_->watch_readable(p.pump->handle());
     }
-    children_->set_handles(name, p.lock->inheritable_handle(), p.output);
+    children_->set_handles(name, &*p.lock, p.output);
     p.record = std::make_unique<LockRecordUpdater>(
         *p.lock, record_for(name, p.plan.spec.command, p.plan.spec.account));
     p.sink.add(p.record.get());
@@ -387,6 +388,16 @@ int Orchestrator::run() {
   }
   raise_open_file_limit();
   if (int rc = take_locks(); rc != exit_code::kOk) return rc;
+  // If we are killed, the guardian stops every program (before signals are blocked and
+  // before any thread exists).
+  double longest_stop_s = 0;
+  for (const auto& p : programs_) longest_stop_s = std::max(longest_stop_s, p.plan.spec.stop_timeout_s);
+  if (!guardian::start(longest_stop_s)) {
+    log::warn("cannot start the guardian process: if qc-launch is killed, descendants outside "
+              "the programs' process groups may run on");
+  }
+  for (const auto& p : programs_) guardian::watch_lock_file(p.lock->path());
+  adopt_orphaned_descendants();
   auto loop = EventLoop::create({Signal::kInterrupt, Signal::kTerminate, Signal::kHangup,
                                  Signal::kUser1, Signal::kUser2});
   if (!loop) {
@@ -489,6 +500,7 @@ int Orchestrator::run() {
     if (p.lock) p.lock->release();
   }
   own_lock_.reset();
+  guardian::dismiss();
   return exit_code_;
 }
 

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "qc/exit_codes.hpp"
+#include "qc/guardian.hpp"
 #include "qc/names.hpp"
 #include "qc/supervision.hpp"
 
@@ -61,6 +62,15 @@ int run(const Options& o) {
     return exit_code::kCannotCreate;
   }
   HeldLock lock = std::move(std::get<HeldLock>(acquired));
+  // If we are killed, the guardian stops what we started; before the event loop blocks
+  // signals, and before any thread exists.
+  if (!guardian::start(spec.stop_timeout_s)) {
+    log::warn("cannot start the guardian process: if qc-run is killed, {}'s descendants outside "
+              "its command may run on",
+              spec.name);
+  }
+  guardian::watch_lock_file(lock.path());
+  adopt_orphaned_descendants();
 
   auto loop = EventLoop::create({Signal::kInterrupt, Signal::kTerminate, Signal::kHangup,
                                  Signal::kUser1, Signal::kUser2});
@@ -85,7 +95,7 @@ int run(const Options& o) {
     output = pipe->write_end;
     loop->watch_readable(pump->handle());
   }
-  children.set_handles(spec.name, lock.inheritable_handle(), output);
+  children.set_handles(spec.name, &lock, output);
 
   LogEventWriter log_events;
   JsonEventWriter json_events(std::cout);
@@ -154,6 +164,7 @@ int run(const Options& o) {
     pump->flush();
   }
   if (Status s = lock.release(); !s) log::warn("{}", s.error().message);
+  guardian::dismiss();
 
   if (lost) return exit_code::kLockHeld;
   if (stop_requested) return exit_code::kOk;

@@ -74,6 +74,10 @@ void adopt_orphaned_descendants();
 // whether any descendant is left. One system call (no scan of the process table).
 bool has_child_processes();
 
+// This process's children, as the kernel lists them (Linux: /proc/self/task/*/children, one
+// read per thread; no scan of the process table). Empty where unknown.
+std::vector<Pid> child_pids();
+
 // Every living process descended from this one (children, their children, ...).
 std::vector<ProcessInfo> living_descendants();
 

@@ -58,21 +58,25 @@ class OutputPump {
 class ChildProcesses : public ProcessControl {
  public:
   explicit ChildProcesses(EventLoop& loop) : loop_(loop) {}
-  // What program NAME's children get besides its spec: its lock and its output.
-  void set_handles(const std::string& name, NativeHandle lock, NativeHandle output);
+  // What program NAME's children get besides its spec: its lock (asked at each start: a
+  // lock file put back after a removal is a new file) and its output.
+  void set_handles(const std::string& name, const HeldLock* lock, NativeHandle output);
   Result<ProcessId> start(const ProgramSpec& spec) override;
   void signal_group(Pid pid, Signal signal) override;
-  // Forgets a child once its exit has been handled.
+  // Forgets a child once its exit has been handled (its group is gone by then), and stops
+  // what the run left holding the program's lock outside its group (a setsid() daemon, a
+  // double fork): nothing of one run may live on beside the next.
   void reaped(Pid pid);
 
  private:
   struct Handles {
-    NativeHandle lock = kInvalidHandle;
+    const HeldLock* lock = nullptr;
     NativeHandle output = kInvalidHandle;
   };
   EventLoop& loop_;
   std::map<std::string, Handles> handles_;
   std::map<Pid, Child> children_;
+  std::map<Pid, std::string> names_;  // each child's program
 };
 
 // qc-run's and qc-launch's JSON Lines on stdout (docs/events.md): {"event", "name", "pid", "status", "restarts", "time"}

@@ -219,6 +219,28 @@ bool can_see_file_holders() { return true; }
 
 void adopt_orphaned_descendants() { ::prctl(PR_SET_CHILD_SUBREAPER, 1); }
 
+std::vector<Pid> child_pids() {
+  std::vector<Pid> out;
+  DIR* tasks = ::opendir("/proc/self/task");
+  if (tasks == nullptr) return out;
+  while (const dirent* task = ::readdir(tasks)) {
+    if (task->d_name[0] == '.') continue;
+    const std::string path = std::string("/proc/self/task/") + task->d_name + "/children";
+    std::string text;
+    if (!read_small_file(path.c_str(), text)) continue;
+    const char* p = text.c_str();
+    while (*p != '\0') {
+      char* end = nullptr;
+      const long long pid = std::strtoll(p, &end, 10);
+      if (end == p) break;
+      out.push_back(pid);
+      p = end;
+    }
+  }
+  ::closedir(tasks);
+  return out;
+}
+
 bool has_child_processes() {
   siginfo_t info{};
   return ::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == 0;  // -1 ECHILD: none

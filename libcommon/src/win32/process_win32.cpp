@@ -150,6 +150,7 @@ bool can_see_file_holders() { return false; }
 void adopt_orphaned_descendants() {}  // the job object keeps them: KILL_ON_JOB_CLOSE
 
 bool has_child_processes() { return false; }
+std::vector<Pid> child_pids() { return {}; }
 std::vector<ProcessInfo> living_descendants() { return {}; }
 
 std::int64_t current_uid() { return -1; }
