@@ -168,6 +168,35 @@ std::string script_key(const std::vector<std::string>& command_line) {
   return key;
 }
 
+std::vector<std::vector<ProcessInfo>> unmanaged_copies(const std::vector<std::vector<std::string>>& commands) {
+  std::vector<std::vector<ProcessInfo>> out(commands.size());
+  std::map<std::string, std::vector<std::size_t>> wanted;
+  for (std::size_t i = 0; i < commands.size(); ++i) wanted[script_key(commands[i])].push_back(i);
+  auto processes = list_processes();
+  std::map<Pid, const ProcessInfo*> by_pid;
+  for (const auto& p : processes) by_pid[p.pid] = &p;
+  auto is_qc_tool = [](const ProcessInfo& p) {
+    return p.name.rfind("qc-", 0) == 0 ||
+           (!p.command_line.empty() && basename_any(p.command_line[0]).rfind("qc-", 0) == 0);
+  };
+  const Pid self = current_process().pid;
+  for (const auto& p : processes) {
+    if (!p.running || p.command_line.empty() || p.pid == self) continue;
+    auto it = wanted.find(script_key(p.command_line));
+    if (it == wanted.end()) continue;
+    bool managed = false;
+    const ProcessInfo* at = &p;
+    for (int depth = 0; at != nullptr && depth < 64 && !managed; ++depth) {
+      managed = is_qc_tool(*at) || at->pid == self;
+      auto parent = by_pid.find(at->parent);
+      at = parent == by_pid.end() ? nullptr : parent->second;
+    }
+    if (managed) continue;
+    for (std::size_t index : it->second) out[index].push_back(p);
+  }
+  return out;
+}
+
 Result<std::vector<LockEntry>> scan_unmanaged(const std::string& pattern,
                                               const std::vector<LockEntry>& managed) {
   auto re = Pattern::compile(pattern);

@@ -182,6 +182,27 @@ class PidsForXargsTest(EdgeTestCase):
         self.assertEqual(sup.wait(timeout=30), 0)
 
 
+class UnmanagedCopiesTest(EdgeTestCase):
+    """Item 5: copies started outside any lock are caught by default."""
+
+    def test_the_pre_check_refuses_to_start_beside_an_unmanaged_copy(self):
+        script = self.path("BRAIN_SCAN.py")
+        with open(script, "w") as f:
+            f.write("import time\ntime.sleep(60)\n")
+        # Started by hand, with another interpreter path than the config's.
+        copy = self.start([PYTHON, script])
+        wait_until(lambda: "BRAIN_SCAN.py" in read_text("/proc/%d/cmdline" % copy.pid), message="the copy")
+        cfg = self.config([{"name": "BRAIN_SCAN", "command": ["python3", "BRAIN_SCAN.py"]}])
+        r = self.run_tool("qc-launch", cfg)
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertIn("BRAIN_SCAN already runs outside qc as PID %d" % copy.pid, r.stderr)
+        self.assertEqual(self.ps_json(), [], "nothing started, no lock left")
+        sup = self.start_tool("qc-launch", "--no-scan", cfg)
+        self.wait_for_child("BRAIN_SCAN")
+        os.kill(sup.pid, signal.SIGTERM)
+        self.assertEqual(sup.wait(timeout=30), 0)
+
+
 class HangupTest(EdgeTestCase):
     """Item 4: an SSH disconnect or a stray kill -HUP stops nothing."""
 

@@ -12,6 +12,7 @@
 #include "qc/exit_codes.hpp"
 #include "qc/guardian.hpp"
 #include "qc/lock_record.hpp"
+#include "qc/lock_table.hpp"
 #include "qc/names.hpp"
 #include "qc/supervision.hpp"
 #include "qc/text.hpp"
@@ -154,6 +155,20 @@ int Orchestrator::take_locks() {
       return exit_code::kCannotCreate;
     } else {
       p.lock.emplace(std::move(std::get<HeldLock>(got)));
+    }
+  }
+  // The original incident: copies started by hand, under no lock at all.
+  if (held == 0 && !o_.no_scan) {
+    std::vector<std::vector<std::string>> commands;
+    for (const auto& p : programs_) commands.push_back(p.plan.spec.command);
+    const auto copies = unmanaged_copies(commands);
+    for (std::size_t i = 0; i < programs_.size(); ++i) {
+      for (const auto& c : copies[i]) {
+        log::error("{} already runs outside qc as PID {} ({}); stop it (qc-shutdown --match, or kill {}) "
+                   "or pass --no-scan",
+                   programs_[i].plan.spec.name, c.pid, join_command(c.command_line), c.pid);
+      }
+      if (!copies[i].empty()) ++held;
     }
   }
   if (held > 0) {

@@ -12,6 +12,7 @@ struct Options {
   std::string config = "MASTER_CONFIG.json";
   LoadOptions load;
   bool dry_run = false;
+  bool no_scan = false;  // skip the pre-check's scan for copies running outside qc
   bool json = false;
   double status_interval_s = 300;
   std::size_t log_max_bytes = 10 * 1024 * 1024;

@@ -14,7 +14,9 @@ replaced by the account's key and fields. Relative paths resolve against CONFIG'
 directory, which is also each program's default working directory.
 
 Before starting anything qc-launch takes its own lock and every program's: if any is held,
-nothing starts and the holders are listed (exit 75). Programs then start in order, each
+nothing starts and the holders are listed (exit 75). The same pre-check looks for copies of
+the programs already running outside qc (the same script or executable, whatever
+interpreter runs it) and refuses the same way, naming them; --no-scan skips that. Programs then start in order, each
 once the one before is ready ("ready": {"tcp": "HOST:PORT"} or {"heartbeat": "tcp://..."}
 within "timeout_s"; without "ready", once started), and are supervised as qc-run does it:
 restarted on failure with backoff, output in log_dir/NAME.log, the orchestrator's own log in
@@ -52,6 +54,8 @@ int main(int argc, char** argv) {
       ->expected(1, -1)
       ->delimiter(',');
   app.add_flag("--dry-run", o.dry_run, "Print the plan in start order; start nothing");
+  app.add_flag("--no-scan", o.no_scan,
+               "Skip the pre-check's scan for copies of the programs running outside qc");
   qc::cli::add_lock_dir(app, o.load.lock_dir);
   app.add_option("--log-dir", o.load.log_dir, "Directory for the logs (overrides the config)");
   app.add_option("--status-interval", o.status_interval_s,

@@ -62,6 +62,11 @@ Result<std::vector<LockEntry>> scan_unmanaged(const std::string& pattern,
 // interpreter runs it.
 std::string script_key(const std::vector<std::string>& command_line);
 
+// For each command, the running processes that run the same program (same script_key)
+// outside qc: not under any qc tool (a process with a qc-* ancestor is managed by one) and
+// not this process. What qc-launch's pre-check refuses to start beside.
+std::vector<std::vector<ProcessInfo>> unmanaged_copies(const std::vector<std::vector<std::string>>& commands);
+
 enum class OutputFormat { kTable, kTsv, kJson, kPids };
 
 // SPEC §9's columns: NAME STATE PID CHILD ACCOUNT HOST UPTIME RESTARTS COMMAND.
