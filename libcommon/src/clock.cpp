@@ -1,4 +1,4 @@
-// ISO 8601 timestamps (SPEC §2) and deadlines on steady_clock.
+// ISO 8601 timestamps (docs/conventions.md) and deadlines on steady_clock.
 #include "qc/clock.hpp"
 
 #include <cctype>

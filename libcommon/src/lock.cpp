@@ -1,4 +1,4 @@
-// The portable lock algorithm (SPEC §3) over the platform's lock-file primitives.
+// The portable lock algorithm (docs/lock-file.md) over the platform's lock-file primitives.
 //
 // acquire: open (creating) -> try the OS lock -> if taken, make sure the path still names
 // the file we locked (a releasing holder unlinks it: property 4) -> honour a live legacy

@@ -1,4 +1,4 @@
-// The lock directory as a table, and its rendering (SPEC §9's columns and formats).
+// The lock directory as a table, and its rendering (docs/tools.md's columns and formats).
 #include "qc/lock_table.hpp"
 
 #include <algorithm>

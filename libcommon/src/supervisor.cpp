@@ -151,7 +151,7 @@ void ProgramSupervisor::on_exit(const ExitStatus& status, SteadyTime now) {
   process_.reset();
   deadline_.reset();
 
-  // A death by a signal we did not send is a failure (SPEC §5).
+  // A death by a signal we did not send is a failure (docs/tools.md).
   const bool failed = !status.success();
   const RestartPolicy& p = spec_.restart;
   const bool restart = !stop_requested_ && (p.mode == RestartMode::kAlways ||

@@ -1,4 +1,4 @@
-"""qc-heartbeat (SPEC §8) against pyzmq, an independent implementation of Protocol v1.0:
+"""qc-heartbeat (docs/protocol.md) against pyzmq, an independent implementation of Protocol v1.0:
 the probe against peers that answer well and badly, retries, timing, and the responder
 driven by a pyzmq REQ client."""
 import json

@@ -1,4 +1,4 @@
-"""qc-launch (SPEC §6) on temporary configs: the plan, account selection, the pre-check,
+"""qc-launch (docs/tools.md) on temporary configs: the plan, account selection, the pre-check,
 readiness ordering, reverse-order stop, config errors, no orphans when it is killed."""
 import json
 import os

@@ -1,4 +1,4 @@
-"""qc-lock's command line (SPEC §4): every exit code it can return, with a message naming
+"""qc-lock's command line (docs/tools.md): every exit code it can return, with a message naming
 the thing concerned, signal forwarding and status pass-through."""
 import json
 import os

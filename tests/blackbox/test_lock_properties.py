@@ -1,4 +1,4 @@
-"""SPEC §3's seven lock properties, each shown on the built binaries with real processes."""
+"""docs/lock-file.md's seven lock properties, each shown on the built binaries with real processes."""
 import json
 import os
 import random

@@ -1,4 +1,4 @@
-"""qc-ps (SPEC §9): formats, filters, --scan duplicate detection, --check, exit codes."""
+"""qc-ps (docs/tools.md): formats, filters, --scan duplicate detection, --check, exit codes."""
 import os
 import subprocess
 import unittest

@@ -1,4 +1,4 @@
-"""qc-run (SPEC §5): restarts counted and capped, the lock held between runs, stopping a
+"""qc-run (docs/tools.md): restarts counted and capped, the lock held between runs, stopping a
 command and its children, no orphans when qc-run is killed, logs, events, exit codes."""
 import json
 import os

@@ -1,4 +1,4 @@
-"""qc-shutdown (SPEC §7): everything stops and nothing restarts, one deadline for all, no
+"""qc-shutdown (docs/tools.md): everything stops and nothing restarts, one deadline for all, no
 stop without confirmation, no signal to a recycled PID, one name stops one program."""
 import json
 import os

@@ -1,4 +1,4 @@
-// qc-heartbeat: Protocol v1.0 probe, responder and PUB check (SPEC §8).
+// qc-heartbeat: Protocol v1.0 probe, responder and PUB check (docs/protocol.md).
 #pragma once
 
 #include <optional>

@@ -1,4 +1,4 @@
-// qc-heartbeat: Protocol v1.0 probe and responder over ZeroMQ (SPEC §8).
+// qc-heartbeat: Protocol v1.0 probe and responder over ZeroMQ (docs/protocol.md).
 #include <cstdlib>
 #include <iostream>
 

@@ -278,12 +278,12 @@ std::optional<std::string> string_with_nul(const json& v, const std::string& whe
 
 LaunchPlan build_plan(const json& root, const std::string& path, const LoadOptions& options) {
   const std::string file = fs::path(path).filename().string();
-  if (!root.is_object()) fail(file + ": the top level must be an object with ACCOUNTS and LAUNCH");
+  if (!root.is_object()) fail("the top level must be an object with ACCOUNTS and LAUNCH");
   if (!root.contains("LAUNCH")) {
-    fail(file + ": no \"LAUNCH\" section; it says which programs to run (see qc-launch --help)");
+    fail("no \"LAUNCH\" section; it says which programs to run (see qc-launch --help)");
   }
   const json& launch = root.at("LAUNCH");
-  if (!launch.is_object()) fail(file + ": \"LAUNCH\" must be an object");
+  if (!launch.is_object()) fail("\"LAUNCH\" must be an object");
   reject_unknown_keys(launch, kLaunchKeys, {}, "LAUNCH");
 
   const fs::path base = fs::absolute(path).parent_path();
@@ -314,7 +314,7 @@ LaunchPlan build_plan(const json& root, const std::string& path, const LoadOptio
   const json* all_accounts = nullptr;
   if (root.contains("ACCOUNTS")) {
     all_accounts = &root.at("ACCOUNTS");
-    if (!all_accounts->is_object()) fail(file + ": \"ACCOUNTS\" must be an object");
+    if (!all_accounts->is_object()) fail("\"ACCOUNTS\" must be an object");
   }
   for (const auto& wanted : options.accounts) {
     if (all_accounts == nullptr || !all_accounts->contains(wanted)) {

@@ -1,4 +1,4 @@
-// MASTER_CONFIG.json's LAUNCH section (SPEC §6) turned into a launch plan: programs in start
+// MASTER_CONFIG.json's LAUNCH section (docs/tools.md) turned into a launch plan: programs in start
 // order, placeholders expanded, paths resolved, every value checked.
 #pragma once
 

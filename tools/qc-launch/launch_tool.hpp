@@ -1,4 +1,4 @@
-// qc-launch: the orchestrator (SPEC §6).
+// qc-launch: the orchestrator (docs/tools.md).
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// qc-launch: the orchestrator (SPEC §6). Parses options; launch_tool.cpp works.
+// qc-launch: the orchestrator (docs/tools.md). Parses options; launch_tool.cpp works.
 #include "launch_tool.hpp"
 #include "qc/cli.hpp"
 #include "qc/log.hpp"
@@ -6,7 +6,7 @@
 namespace {
 
 constexpr const char* kFooter = R"(CONFIG is the user's MASTER_CONFIG.json: its ACCOUNTS object stays as it is and a
-LAUNCH object says what to run (see README.md and SPEC §6): "name" (the orchestrator's own
+LAUNCH object says what to run (see docs/config.md): "name" (the orchestrator's own
 lock, default MASTER_LAUNCH), "lock_dir", "log_dir", "defaults" (restart, max_restarts,
 backoff_s, reset_after_s, stop_timeout_s) and "programs". A program with
 "for_each": "account" is repeated for every selected account, with {key} and {FIELD}

@@ -1,4 +1,4 @@
-// Readiness checks (SPEC §6): observed, never assumed after a sleep. Each runs on a thread of
+// Readiness checks (docs/tools.md): observed, never assumed after a sleep. Each runs on a thread of
 // its own, retrying until the program answers or the timeout passes, and wakes the event
 // loop through a notifier when it knows.
 #pragma once

@@ -1,4 +1,4 @@
-// qc-lock: hold a name while a command runs (SPEC §4). Parses options; lock_tool.cpp works.
+// qc-lock: hold a name while a command runs (docs/tools.md). Parses options; lock_tool.cpp works.
 #include "lock_tool.hpp"
 #include "qc/cli.hpp"
 #include "qc/log.hpp"

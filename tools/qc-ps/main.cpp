@@ -1,4 +1,4 @@
-// qc-ps: what is running, for people and for pipes (SPEC §9).
+// qc-ps: what is running, for people and for pipes (docs/tools.md).
 #include "ps_tool.hpp"
 #include "qc/cli.hpp"
 #include "qc/log.hpp"

@@ -1,4 +1,4 @@
-// qc-ps: what is running (SPEC §9).
+// qc-ps: what is running (docs/tools.md).
 #pragma once
 
 #include <optional>

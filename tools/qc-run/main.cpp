@@ -1,4 +1,4 @@
-// qc-run: supervise one command (SPEC §5). Parses options; run_tool.cpp works.
+// qc-run: supervise one command (docs/tools.md). Parses options; run_tool.cpp works.
 #include "qc/cli.hpp"
 #include "qc/log.hpp"
 #include "run_tool.hpp"

@@ -1,4 +1,4 @@
-// qc-run: supervise one command (SPEC §5).
+// qc-run: supervise one command (docs/tools.md).
 #pragma once
 
 #include <optional>

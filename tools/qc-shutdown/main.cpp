@@ -1,4 +1,4 @@
-// qc-shutdown: stop everything gracefully, then forcibly, and clear locks (SPEC §7).
+// qc-shutdown: stop everything gracefully, then forcibly, and clear locks (docs/tools.md).
 #include "qc/cli.hpp"
 #include "qc/log.hpp"
 #include "shutdown_tool.hpp"

@@ -1,4 +1,4 @@
-// qc-shutdown: SAFE_SHUTDOWN that nothing undoes (SPEC §7).
+// qc-shutdown: SAFE_SHUTDOWN that nothing undoes (docs/tools.md).
 #pragma once
 
 #include <optional>

@@ -1,4 +1,4 @@
-// SPEC §2's shared command-line conventions on CLI11. Include only from a tool's main.cpp:
+// docs/conventions.md's shared command-line conventions on CLI11. Include only from a tool's main.cpp:
 // CLI11 is header-only and costs seconds per file that includes it.
 #pragma once
 

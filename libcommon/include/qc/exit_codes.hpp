@@ -1,4 +1,4 @@
-// SPEC §2's exit codes as named constants (sysexits plus the shell's 126/127/128+N).
+// docs/conventions.md's exit codes as named constants (sysexits plus the shell's 126/127/128+N).
 #pragma once
 
 namespace qc::exit_code {
@@ -17,7 +17,7 @@ inline constexpr int kNotExecutable = 126;  // the command exists but cannot be 
 inline constexpr int kNotFound = 127;       // the command was not found
 inline constexpr int kSignalBase = 128;     // 128 + N: the command was killed by signal N
 
-// qc-heartbeat uses the monitoring-plugin codes instead (SPEC §8).
+// qc-heartbeat uses the monitoring-plugin codes instead (docs/protocol.md).
 namespace plugin {
 inline constexpr int kOk = 0;
 inline constexpr int kWarning = 1;

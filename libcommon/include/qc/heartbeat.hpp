@@ -1,4 +1,4 @@
-// Protocol v1.0 over ZeroMQ (SPEC §8): the Lazy Pirate client, the responder and the PUB
+// Protocol v1.0 over ZeroMQ (docs/protocol.md): the Lazy Pirate client, the responder and the PUB
 // check. No ZeroMQ type appears here; this is the only part of libcommon that links libzmq
 // (the qc_common_zmq target), so tools without ZeroMQ load none of it.
 #pragma once

@@ -1,4 +1,4 @@
-// The lock at the core of qc: an operating-system lock on an open lock file (SPEC §3).
+// The lock at the core of qc: an operating-system lock on an open lock file (docs/lock-file.md).
 //
 // POSIX: an open-file-description lock (F_OFD_SETLK) on <dir>/<NAME>.lock. It is released
 // when the last descriptor of that open file goes away, however the holders die; children
@@ -42,7 +42,7 @@ class HeldLock {
   // the tail of an old one (the file is truncated only when it held over 64 KiB of junk).
   Status write_record(const LockRecord& record);
 
-  // The handle a child must inherit to hold the lock with us (SPEC §3, property 3).
+  // The handle a child must inherit to hold the lock with us (docs/lock-file.md, property 3).
   NativeHandle inheritable_handle() const;
 
   // Removes the file if it is still ours, then unlocks. Idempotent.

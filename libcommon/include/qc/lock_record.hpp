@@ -1,4 +1,4 @@
-// The lock file's contents (SPEC §3): qc's format, and process_lock.py's legacy one.
+// The lock file's contents (docs/lock-file.md): qc's format, and process_lock.py's legacy one.
 #pragma once
 
 #include <optional>

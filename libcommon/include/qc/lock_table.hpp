@@ -69,7 +69,7 @@ std::vector<std::vector<ProcessInfo>> unmanaged_copies(const std::vector<std::ve
 
 enum class OutputFormat { kTable, kTsv, kJson, kPids };
 
-// SPEC §9's columns: NAME STATE PID CHILD ACCOUNT HOST UPTIME RESTARTS COMMAND.
+// docs/tools.md's columns: NAME STATE PID CHILD ACCOUNT HOST UPTIME RESTARTS COMMAND.
 void render_entries(std::ostream& out, const std::vector<LockEntry>& entries,
                     OutputFormat format, WallTime now);
 

@@ -1,4 +1,4 @@
-// Lock names and the lock directory (SPEC §2): validation, resolution, paths.
+// Lock names and the lock directory (docs/conventions.md): validation, resolution, paths.
 #pragma once
 
 #include <optional>

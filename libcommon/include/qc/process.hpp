@@ -1,4 +1,4 @@
-// Process identity: a PID means nothing without its start-time token (SPEC §3, property 7).
+// Process identity: a PID means nothing without its start-time token (docs/lock-file.md, property 7).
 #pragma once
 
 #include <cstdint>

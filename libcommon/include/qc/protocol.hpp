@@ -1,4 +1,4 @@
-// Protocol v1.0 (SPEC §8), as JSON text: requests and replies built, parsed and validated in
+// Protocol v1.0 (docs/protocol.md), as JSON text: requests and replies built, parsed and validated in
 // one place for the probe, the responder and qc-launch's heartbeat readiness check.
 //
 //   request: {"action": str, "req_id": str, "timestamp": number, "payload": object}

@@ -17,7 +17,7 @@ namespace qc {
 struct ExitStatus {
   int code = 0;
   int signal = 0;
-  // The child's code, or 128+N for death by signal N (SPEC §2).
+  // The child's code, or 128+N for death by signal N (docs/conventions.md).
   int as_exit_code() const { return signal != 0 ? 128 + signal : code; }
   bool success() const { return signal == 0 && code == 0; }
   // "exited with status 7", "killed by signal 9 (SIGKILL)"

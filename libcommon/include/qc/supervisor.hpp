@@ -56,7 +56,7 @@ class ProcessControl {
   virtual void signal_group(Pid pid, Signal signal) = 0;
 };
 
-// What happened, for --json and the logs (SPEC §5's event names).
+// What happened, for --json and the logs (docs/tools.md's event names).
 struct SupervisorEvent {
   std::string event;  // started, exited, restarting, gave_up, stopped, ready, failed
   std::string name;

@@ -6,7 +6,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <pwd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -16,6 +15,7 @@
 #include <chrono>
 #include <climits>
 #include <cstring>
+#include <fstream>
 #include <vector>
 
 namespace qc {
@@ -187,12 +187,19 @@ std::optional<std::int64_t> file_owner_of(const std::string& path) {
   return static_cast<std::int64_t>(st.st_uid);
 }
 
+// The name is read from /etc/passwd itself: getpwuid would load NSS modules at run time,
+// which statically linked tools must not (and a message needs no directory service).
 std::string describe_user(std::int64_t uid) {
-  struct passwd entry {};
-  struct passwd* found = nullptr;
-  char buf[4096];
-  if (::getpwuid_r(static_cast<uid_t>(uid), &entry, buf, sizeof buf, &found) == 0 && found != nullptr) {
-    return std::string("user ") + found->pw_name + " (uid " + std::to_string(uid) + ")";
+  std::ifstream passwd("/etc/passwd");
+  std::string line;
+  while (std::getline(passwd, line)) {
+    const auto first = line.find(':');
+    const auto second = first == std::string::npos ? first : line.find(':', first + 1);
+    const auto third = second == std::string::npos ? second : line.find(':', second + 1);
+    if (third == std::string::npos) continue;
+    if (line.compare(second + 1, third - second - 1, std::to_string(uid)) == 0) {
+      return "user " + line.substr(0, first) + " (uid " + std::to_string(uid) + ")";
+    }
   }
   return "uid " + std::to_string(uid);
 }

@@ -1,5 +1,5 @@
 // Protocol v1.0 over ZeroMQ with cppzmq: every socket has linger 0 and every receive a
-// deadline, so nothing can hang (SPEC §8: the process never outlives its timeouts).
+// deadline, so nothing can hang (docs/protocol.md: the process never outlives its timeouts).
 #include "qc/heartbeat.hpp"
 
 #include <chrono>
