@@ -203,6 +203,31 @@ class UnmanagedCopiesTest(EdgeTestCase):
         self.assertEqual(sup.wait(timeout=30), 0)
 
 
+class ForeignListenerTest(EdgeTestCase):
+    """Item 6: a readiness check must not pass on someone else's listener."""
+
+    def test_a_port_taken_before_the_start_is_reported_and_a_crash_loop_is_never_ready(self):
+        import socket
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        port = listener.getsockname()[1]
+        try:
+            cfg = self.config([
+                {"name": "SERVER", "command": ["sh", "-c", "exit 1"], "max_restarts": 3,
+                 "backoff_s": [0.3, 0.3], "ready": {"tcp": "127.0.0.1:%d" % port, "timeout_s": 10}},
+                {"name": "CLIENT", "command": ["sleep", "1000"]}])
+            r = self.run_tool("qc-launch", "--json", cfg, timeout=60)
+        finally:
+            listener.close()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("already answers before SERVER starts", r.stderr)
+        self.assertIn("a connect cannot tell whether SERVER is ready", r.stderr)
+        events = [json.loads(l) for l in r.stdout.splitlines()]
+        self.assertNotIn(("ready", "SERVER"), [(e["event"], e["name"]) for e in events])
+        self.assertNotIn("CLIENT", [e["name"] for e in events], "nothing after it started")
+
+
 class HangupTest(EdgeTestCase):
     """Item 4: an SSH disconnect or a stray kill -HUP stops nothing."""
 

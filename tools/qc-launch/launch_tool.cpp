@@ -14,6 +14,7 @@
 #include "qc/lock_record.hpp"
 #include "qc/lock_table.hpp"
 #include "qc/names.hpp"
+#include "qc/net.hpp"
 #include "qc/supervision.hpp"
 #include "qc/text.hpp"
 #include "readiness.hpp"
@@ -36,6 +37,24 @@ std::string ready_text(const ReadySpec& r) {
     case ReadySpec::Kind::kNone: break;
   }
   return "-";
+}
+
+// Whether a program's ready target already answers before the program starts (a TCP
+// connect within 200 ms): then a check could pass on someone else's listener. Says who
+// answered, as far as a connect can tell.
+std::optional<std::string> ready_target_taken(const ReadySpec& r) {
+  if (r.kind == ReadySpec::Kind::kNone) return std::nullopt;
+  std::string target = r.target;
+  if (target.rfind("tcp://", 0) == 0) target = target.substr(6);
+  std::string host, port;
+  if (!split_host_port(target, host, port)) return std::nullopt;
+  auto never = Notifier::create();
+  if (!never) return std::nullopt;
+  std::string why;
+  if (tcp_connect_probe(host, port, 200, (*never)->handle(), why) != ProbeOutcome::kSucceeded) {
+    return std::nullopt;
+  }
+  return "a TCP connect to " + target + " succeeded";
 }
 
 int print_plan(const LaunchPlan& plan, bool json) {
@@ -115,6 +134,7 @@ class Orchestrator {
   std::optional<SteadyTime> start_at_;    // when it may start (start_delay_s)
   std::unique_ptr<ReadinessProbe> probe_;  // the readiness check of program next_ - 1
   std::optional<SteadyTime> probe_failed_at_;
+  SteadyTime probe_deadline_{};  // when the readiness check of program next_ - 1 times out
   bool stopping_ = false;
   bool killing_ = false;
   int stop_cursor_ = -1;  // stopping: the program being stopped, counting down
@@ -221,6 +241,19 @@ void Orchestrator::start_next(SteadyTime now) {
   Program& p = programs_[next_++];
   p.started = true;
   if (p.supervisor->finished()) return start_next(now);  // stopped on request before its turn
+  if (auto taken = ready_target_taken(p.plan.ready)) {
+    const std::string what = p.plan.spec.name + "'s ready check " + ready_text(p.plan.ready) +
+                             " already answers before " + p.plan.spec.name + " starts (" + *taken +
+                             "): another process listens there";
+    if (p.plan.ready.kind == ReadySpec::Kind::kTcp) {
+      // A connect cannot tell whose listener answered: readiness cannot be observed.
+      begin_stop(exit_code::kNo, what + ", so a connect cannot tell whether " + p.plan.spec.name +
+                                     " is ready; stop that process or change \"ready\"");
+      return;
+    }
+    // A heartbeat must still say SUCCESS, and only while the program itself runs.
+    log::warn("{}; an answer counts only while {} runs", what, p.plan.spec.name);
+  }
   p.supervisor->start(now);
   if (p.supervisor->gave_up()) {
     begin_stop(exit_code::kNo, "cannot start " + p.plan.spec.name);
@@ -243,6 +276,8 @@ void Orchestrator::start_next(SteadyTime now) {
     return;
   }
   probe_ = std::move(*probe);
+  probe_deadline_ = now + std::chrono::duration_cast<Clock::duration>(
+                              std::chrono::duration<double>(p.plan.ready.timeout_s));
   loop_->watch_readable(probe_->wake_handle());
   log::info("waiting for {} to be ready ({}, up to {}s)", p.plan.spec.name, ready_text(p.plan.ready),
             p.plan.ready.timeout_s);
@@ -256,6 +291,24 @@ void Orchestrator::on_probe(SteadyTime now) {
   loop_->unwatch_readable(probe_->wake_handle());
   const std::string failure = probe_->last_failure();
   probe_.reset();
+  if (*outcome && !p.supervisor->process()) {
+    // An answer while the program is not running (it crashed, a restart is pending) is not
+    // its answer: look again for what is left of the timeout.
+    const double left_s = std::chrono::duration<double>(probe_deadline_ - now).count();
+    if (left_s > 0) {
+      ReadySpec again = p.plan.ready;
+      again.timeout_s = left_s;
+      if (auto probe = ReadinessProbe::start(again)) {
+        probe_ = std::move(*probe);
+        loop_->watch_readable(probe_->wake_handle());
+        return;
+      }
+    }
+    begin_stop(exit_code::kNo, p.plan.spec.name + " was not ready within " +
+                                   log::format("{}", {p.plan.ready.timeout_s}) + "s (" +
+                                   ready_text(p.plan.ready) + " answered while it was not running)");
+    return;
+  }
   if (*outcome) {
     p.supervisor->mark_ready(now);
     start_next(now);
