@@ -5,7 +5,9 @@ rem Arguments go to qc-launch: a MASTER_CONFIG.json path, --accounts KEY..., --d
 rem The tools are found in %QC_BIN%, else beside this file, else on PATH. QC_NOPAUSE skips
 rem the closing pause. The exit code is qc-launch's.
 setlocal
-if defined QC_BIN (set "QC=%QC_BIN%\") else if exist "%~dp0qc-launch.exe" (set "QC=%~dp0") else (set "QC=")
+rem The tools: %QC_BIN%, else beside this file (the Windows zip), else where the README's
+rem build puts them (build-win\bin, build\bin), else on PATH.
+if defined QC_BIN (set "QC=%QC_BIN%\") else if exist "%~dp0qc-launch.exe" (set "QC=%~dp0") else if exist "%~dp0..\build-win\bin\qc-launch.exe" (set "QC=%~dp0..\build-win\bin\") else if exist "%~dp0..\build\bin\qc-launch.exe" (set "QC=%~dp0..\build\bin\") else (set "QC=")
 echo === Locks held now ===
 "%QC%qc-ps.exe"
 echo.

@@ -5,9 +5,20 @@
 
 function Get-QcTool([string]$Name) {
     if ($env:QC_BIN) { return Join-Path $env:QC_BIN "$Name.exe" }
-    $beside = Join-Path (Split-Path $PSScriptRoot -Parent) "$Name.exe"
-    if (Test-Path $beside) { return $beside }
+    $root = Split-Path $PSScriptRoot -Parent
+    # Beside the module's folder (the Windows zip), else where the README's build puts them.
+    foreach ($dir in @($root, (Join-Path $root 'build-win\bin'), (Join-Path $root 'build\bin'))) {
+        $candidate = Join-Path $dir "$Name.exe"
+        if (Test-Path $candidate) { return $candidate }
+    }
     return "$Name.exe"
+}
+
+# The MASTER_CONFIG.json beside the module's folder, if there is one.
+function Get-QcDefaultConfig {
+    $beside = Join-Path (Split-Path $PSScriptRoot -Parent) 'MASTER_CONFIG.json'
+    if (Test-Path $beside) { return $beside }
+    return 'MASTER_CONFIG.json'
 }
 
 # What runs: one object per lock (name, state, pid, child_pid, account, host, started,
@@ -26,7 +37,7 @@ function Get-QcProcess {
 # Starts every enabled account's programs (qc-launch), in the foreground until Ctrl+C.
 function Start-QcLaunch {
     [CmdletBinding()]
-    param([string]$Config = 'MASTER_CONFIG.json', [string[]]$Accounts, [switch]$DryRun)
+    param([string]$Config = (Get-QcDefaultConfig), [string[]]$Accounts, [switch]$DryRun)
     $qcArgs = @()
     if ($Accounts) { $qcArgs += @('--accounts') + $Accounts + @('--') }
     if ($DryRun) { $qcArgs += '--dry-run' }
@@ -36,9 +47,11 @@ function Start-QcLaunch {
 # Stops everything (or the named programs): supervisors first, one deadline for all.
 function Stop-QcAll {
     [CmdletBinding(SupportsShouldProcess)]
-    param([string[]]$Name, [double]$Timeout = 10, [string]$Match)
+    param([string[]]$Name, [double]$Timeout = 10, [string]$Match, [string]$Config = (Get-QcDefaultConfig))
     $qcArgs = @('--timeout', $Timeout)
     if ($Match) { $qcArgs += @('--match', $Match) }
+    # Copies of the config's programs started by hand are stopped too.
+    if ($Config -and (Test-Path $Config)) { $qcArgs += @('--config', $Config) }
     if ($PSCmdlet.ShouldProcess('qc-managed processes', 'stop')) { $qcArgs += '--yes' } else { $qcArgs += '--dry-run' }
     if ($Name) { $qcArgs += $Name }
     & (Get-QcTool 'qc-shutdown') @qcArgs

@@ -203,6 +203,29 @@ class UnmanagedCopiesTest(EdgeTestCase):
         self.assertEqual(sup.wait(timeout=30), 0)
 
 
+class ShutdownByConfigTest(EdgeTestCase):
+    """Item 5: qc-shutdown --config finds copies started by hand, without a regex."""
+
+    def test_config_matches_every_program_of_the_config(self):
+        script = self.path("BRAIN_HAND.py")
+        with open(script, "w") as f:
+            f.write("import time\ntime.sleep(60)\n")
+        copies = [self.start([PYTHON, script]) for _ in range(3)]  # the original incident
+        for c in copies:
+            wait_until(lambda: "BRAIN_HAND.py" in read_text("/proc/%d/cmdline" % c.pid), message="a copy")
+        bystander = self.start([PYTHON, "-c", "import time; time.sleep(60)"])
+        cfg = self.config([{"name": "BRAIN_HAND", "command": ["python3", "BRAIN_HAND.py"]}])
+        r = self.run_tool("qc-shutdown", "--yes", "--timeout", "5", "--config", cfg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for c in copies:
+            self.assertIsNotNone(c.wait(timeout=10))
+        self.assertIsNone(bystander.poll())
+        broken = self.path("broken.json")
+        with open(broken, "w") as f:
+            f.write("{")
+        self.assertEqual(self.run_tool("qc-shutdown", "--yes", "--config", broken).returncode, 78)
+
+
 class ForeignListenerTest(EdgeTestCase):
     """Item 6: a readiness check must not pass on someone else's listener."""
 

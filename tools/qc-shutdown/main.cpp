@@ -25,6 +25,7 @@ Examples:
   qc-shutdown                       # everything, after YES
   qc-shutdown --yes BRAIN_ATLAS     # one program
   qc-shutdown --dry-run --match 'BRAIN_|WATCHDOG'
+  qc-shutdown --config MASTER_CONFIG.json     # also copies started by hand, found by script
   qc-shutdown --yes --timeout 30 --json)";
 
 }  // namespace
@@ -44,6 +45,8 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", o.timeout_s, "Seconds of graceful waiting before SIGKILL (default 10)")
       ->check(qc::cli::seconds());
   app.add_option("--match", o.match, "Also stop unmanaged processes whose command line matches REGEX");
+  app.add_option("--config", o.config,
+                 "Also stop unmanaged copies of every program of this MASTER_CONFIG.json (its script or executable)");
   app.add_flag("--keep-locks", o.keep_locks, "Leave the lock files in place");
   app.add_flag("--json", o.json, "One JSON object per process on stdout: name, pid, role, how");
   qc::cli::add_lock_dir(app, o.lock_dir);

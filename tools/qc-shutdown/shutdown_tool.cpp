@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config.hpp"
 #include "qc/exit_codes.hpp"
 #include "qc/lock.hpp"
 #include "qc/lock_table.hpp"
@@ -330,6 +331,29 @@ Result<Plan> make_plan(const Options& o, const std::string& dir) {
       plan.targets.push_back(std::move(t));
     }
   }
+  if (o.config) {
+    auto loaded = launch::load_launch_plan(*o.config, {});
+    if (auto* failure = std::get_if<launch::ConfigFailure>(&loaded)) {
+      return Error{"--config: " + failure->message, failure->exit_code == exit_code::kNoInput ? ENOENT : EBADMSG};
+    }
+    const auto& programs = std::get<launch::LaunchPlan>(loaded).programs;
+    std::vector<std::vector<std::string>> commands;
+    for (const auto& p : programs) commands.push_back(p.spec.command);
+    const auto copies = unmanaged_copies(commands);
+    std::vector<Pid> seen;
+    for (const auto& t : plan.targets) {
+      for (const auto& m : t.members) seen.push_back(m.id.pid);
+    }
+    for (std::size_t i = 0; i < programs.size(); ++i) {
+      for (const auto& c : copies[i]) {
+        if (std::find(seen.begin(), seen.end(), c.pid) != seen.end()) continue;
+        seen.push_back(c.pid);
+        Target t{Kind::kUnmanaged, programs[i].spec.name, programs[i].spec.account, join_command(c.command_line), {}, {}, {}};
+        t.members.push_back({ProcessId{c.pid, c.start}, "unmanaged", false});
+        plan.targets.push_back(std::move(t));
+      }
+    }
+  }
   std::stable_sort(plan.targets.begin(), plan.targets.end(),
                    [](const Target& a, const Target& b) { return a.kind < b.kind; });
   return plan;
@@ -416,6 +440,7 @@ int run(const Options& o) {
   auto planned = make_plan(o, dir);
   if (!planned) {
     log::error("{}", planned.error().message);
+    if (planned.error().sys_errno == EBADMSG) return exit_code::kConfig;  // --config invalid
     return planned.error().sys_errno == EINVAL ? exit_code::kUsage : exit_code::kNoInput;
   }
   Plan& plan = *planned;

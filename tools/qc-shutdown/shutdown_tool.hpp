@@ -14,6 +14,7 @@ struct Options {
   bool dry_run = false;
   double timeout_s = 10;
   std::optional<std::string> match;
+  std::optional<std::string> config;  // --config: every program of a MASTER_CONFIG.json as a match
   bool keep_locks = false;
   bool json = false;
   std::optional<std::string> lock_dir;
