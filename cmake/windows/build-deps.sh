@@ -15,17 +15,23 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 export QC_WIN_PREFIX="$PREFIX"
 mkdir -p "$WORK"
 
-if [ ! -f "$PREFIX/lib/libzmq.a" ]; then
-  # The source of the libzmq3-dev the native build uses (any Debian revision of it: a pinned
-  # revision would break on the day a point release replaces it).
-  src=$(ls -d "$WORK"/zeromq3-*/ 2>/dev/null | head -n 1 || true)
+# The unpacked source of Debian package $1 in $WORK (any Debian revision of it: a pinned
+# revision would break on the day a point release replaces it), fetched when missing.
+debian_source() {
+  local src
+  src=$(ls -d "$WORK/$1"-*/ 2>/dev/null | head -n 1 || true)
   if [ -z "$src" ]; then
-    (cd "$WORK" && apt-get source -qq zeromq3) || {
-      echo "build-deps.sh: apt-get source zeromq3 failed; add a deb-src entry (see WINDOWS.md in the README's Windows section)" >&2
+    (cd "$WORK" && apt-get source -qq "$1") >&2 || {
+      echo "build-deps.sh: apt-get source $1 failed; add a deb-src entry (see WINDOWS.md in the README's Windows section)" >&2
       exit 1
     }
-    src=$(ls -d "$WORK"/zeromq3-*/ | head -n 1)
+    src=$(ls -d "$WORK/$1"-*/ | head -n 1)
   fi
+  echo "$src"
+}
+
+if [ ! -f "$PREFIX/lib/libzmq.a" ]; then
+  src=$(debian_source zeromq3)  # the source of the libzmq3-dev the native build uses
   cmake -S "$src" -B "$WORK/zmq" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" \
     -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" -DCMAKE_UNITY_BUILD=ON \
     -DBUILD_SHARED=OFF -DBUILD_STATIC=ON -DBUILD_TESTS=OFF -DZMQ_BUILD_TESTS=OFF -DWITH_DOCS=OFF \
@@ -38,15 +44,7 @@ if [ ! -f "$PREFIX/lib/libzmq.a" ]; then
 fi
 
 if [ ! -f "$PREFIX/lib/libpcre2-8.a" ] && [ ! -f "$PREFIX/lib/libpcre2-8-static.a" ]; then
-  # PCRE2 for --scan and --match, from the source of Debian's libpcre2-dev.
-  src=$(ls -d "$WORK"/pcre2-*/ 2>/dev/null | head -n 1 || true)
-  if [ -z "$src" ]; then
-    (cd "$WORK" && apt-get source -qq pcre2) || {
-      echo "build-deps.sh: apt-get source pcre2 failed; add a deb-src entry (see WINDOWS.md in the README's Windows section)" >&2
-      exit 1
-    }
-    src=$(ls -d "$WORK"/pcre2-*/ | head -n 1)
-  fi
+  src=$(debian_source pcre2)  # PCRE2 for --scan and --match, as Debian's libpcre2-dev
   cmake -S "$src" -B "$WORK/pcre2" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" \
     -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" -DBUILD_SHARED_LIBS=OFF \
     -DBUILD_STATIC_LIBS=ON -DPCRE2_BUILD_PCRE2GREP=OFF -DPCRE2_BUILD_TESTS=OFF -DPCRE2_SUPPORT_JIT=OFF \

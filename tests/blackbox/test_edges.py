@@ -34,6 +34,17 @@ class EdgeTestCase(QcTestCase):
             json.dump(cfg, f)
         return path
 
+    def started_by_hand(self, script_name, copies=1):
+        """Copies of a python script started by hand, outside qc, each once it runs the script
+        (with another interpreter path than a config's "python3")."""
+        script = self.path(script_name)
+        with open(script, "w") as f:
+            f.write("import time\ntime.sleep(60)\n")
+        started = [self.start([PYTHON, script]) for _ in range(copies)]
+        for c in started:
+            wait_until(lambda: script_name in read_text("/proc/%d/cmdline" % c.pid), message="a copy")
+        return started
+
     def ps_row(self, name):
         rows = [r for r in self.ps_json() if r["name"] == name]
         return rows[0] if rows else None
@@ -186,12 +197,7 @@ class UnmanagedCopiesTest(EdgeTestCase):
     """Item 5: copies started outside any lock are caught by default."""
 
     def test_the_pre_check_refuses_to_start_beside_an_unmanaged_copy(self):
-        script = self.path("BRAIN_SCAN.py")
-        with open(script, "w") as f:
-            f.write("import time\ntime.sleep(60)\n")
-        # Started by hand, with another interpreter path than the config's.
-        copy = self.start([PYTHON, script])
-        wait_until(lambda: "BRAIN_SCAN.py" in read_text("/proc/%d/cmdline" % copy.pid), message="the copy")
+        [copy] = self.started_by_hand("BRAIN_SCAN.py")
         cfg = self.config([{"name": "BRAIN_SCAN", "command": ["python3", "BRAIN_SCAN.py"]}])
         r = self.run_tool("qc-launch", cfg)
         self.assertEqual(r.returncode, 75, r.stderr)
@@ -207,12 +213,7 @@ class ShutdownByConfigTest(EdgeTestCase):
     """Item 5: qc-shutdown --config finds copies started by hand, without a regex."""
 
     def test_config_matches_every_program_of_the_config(self):
-        script = self.path("BRAIN_HAND.py")
-        with open(script, "w") as f:
-            f.write("import time\ntime.sleep(60)\n")
-        copies = [self.start([PYTHON, script]) for _ in range(3)]  # the original incident
-        for c in copies:
-            wait_until(lambda: "BRAIN_HAND.py" in read_text("/proc/%d/cmdline" % c.pid), message="a copy")
+        copies = self.started_by_hand("BRAIN_HAND.py", copies=3)  # the original incident
         bystander = self.start([PYTHON, "-c", "import time; time.sleep(60)"])
         cfg = self.config([{"name": "BRAIN_HAND", "command": ["python3", "BRAIN_HAND.py"]}])
         r = self.run_tool("qc-shutdown", "--yes", "--timeout", "5", "--config", cfg)
