@@ -140,6 +140,29 @@ class WindowsToolsTest(WineTestCase):
         os.kill(wrapper.pid, signal.SIGKILL)
         wrapper.wait()
 
+    def test_control_characters_from_a_record_never_reach_the_terminal(self):
+        # The hostile week, item 11: escapes are shown as \xNN; JSON stays exact.
+        evil = "\x1b]0;pwned\x07\x1b[2J\r\nX"
+        self.write_lock_file("E", self.qc_record("E", 1, 1, account=evil, command=["python", evil]))
+        for args in (["qc-ps", "--all"], ["qc-ps", "--all", "--tsv"], ["qc-lock", "--list"]):
+            out = self.run_tool(*args).stdout
+            self.assertNotIn("\x1b", out, args)
+            self.assertIn("\\x1b]0;pwned", out, args)
+        [row] = self.ps_json("--all")
+        self.assertEqual(row["account"], evil)
+
+    def test_a_closed_stdout_and_stderr_do_not_stop_qc_run(self):
+        # The hostile week, item 4 (`qc-run --json | head -n 1`).
+        sup = self.start_tool("qc-run", "--json", "--max-restarts", "1000", "--backoff", "0.05,0.05", "SP",
+                              "--", *self.th("exit", 1), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        sup.stdout.readline()
+        sup.stdout.close()
+        sup.stderr.close()
+        seen = (self.read_record("SP") or {}).get("restarts", 0)
+        wait_until(lambda: (self.read_record("SP") or {}).get("restarts", 0) >= seen + 5, timeout=60,
+                   message="restarts after the reader left")
+        self.assertIsNone(sup.poll(), "qc-run died when its reader went away")
+
     def test_clear_stale_and_version(self):
         self.write_lock_file("OLD", "garbage")
         r = self.run_tool("qc-lock", "--clear-stale")
