@@ -172,7 +172,24 @@ std::vector<std::vector<ProcessInfo>> unmanaged_copies(const std::vector<std::ve
   std::vector<std::vector<ProcessInfo>> out(commands.size());
   std::map<std::string, std::vector<std::size_t>> wanted;
   for (std::size_t i = 0; i < commands.size(); ++i) wanted[script_key(commands[i])].push_back(i);
-  auto processes = list_processes();
+  // Command lines are read only for processes that could run one of them: an interpreter,
+  // or a process named like a planned script or executable (names are cut at 15 bytes). A
+  // pre-check that read every command line on the machine cost qc-launch's start-up time.
+  std::vector<std::string> names;
+  for (const auto& command : commands) {
+    if (command.empty()) continue;
+    const std::string key = script_key(command);
+    names.push_back(basename_any(command[0]).substr(0, 15));
+    names.push_back(key.substr(0, key.find(' ')).substr(0, 15));
+  }
+  auto processes = list_processes(/*with_command_lines=*/false);
+  for (auto& p : processes) {
+    const bool candidate = is_interpreter(p.name) || std::find(names.begin(), names.end(), p.name) != names.end();
+    if (!candidate || !p.running) continue;
+    if (auto full = inspect_process(p.pid, true); full && full->start == p.start) {
+      p.command_line = std::move(full->command_line);
+    }
+  }
   std::map<Pid, const ProcessInfo*> by_pid;
   for (const auto& p : processes) by_pid[p.pid] = &p;
   auto is_qc_tool = [](const ProcessInfo& p) {

@@ -184,9 +184,9 @@ int Orchestrator::take_locks() {
     const auto copies = unmanaged_copies(commands);
     for (std::size_t i = 0; i < programs_.size(); ++i) {
       for (const auto& c : copies[i]) {
-        log::error("{} already runs outside qc as PID {} ({}); stop it (qc-shutdown --match, or kill {}) "
+        log::error("{} already runs outside qc as PID {} ({}); stop it (qc-shutdown --config {}) "
                    "or pass --no-scan",
-                   programs_[i].plan.spec.name, c.pid, join_command(c.command_line), c.pid);
+                   programs_[i].plan.spec.name, c.pid, join_command(c.command_line), plan_.config_path);
       }
       if (!copies[i].empty()) ++held;
     }

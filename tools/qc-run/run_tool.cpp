@@ -150,9 +150,8 @@ int run(const Options& o) {
         continue;
       }
       stop_requested = true;
-      const Signal forward = s.signal;
-      log::info("stopping {} ({} to its process group)", spec.name, signal_name(signal_number(forward)));
-      supervisor.stop(forward, now);
+      log::info("stopping {} ({} to its process group)", spec.name, signal_name(signal_number(s.signal)));
+      supervisor.stop(s.signal, now);
     }
     supervisor.on_deadline(std::chrono::steady_clock::now());
     // Output last, and a bounded share of it: signals, exits and deadlines come first.

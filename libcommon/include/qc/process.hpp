@@ -54,7 +54,7 @@ bool is_running(const ProcessId& id);
 bool is_running_python(Pid pid);
 
 // Every process visible to us, with command lines.
-std::vector<ProcessInfo> list_processes();
+std::vector<ProcessInfo> list_processes(bool with_command_lines = true);
 
 // The processes that have each of `paths` open, found in one pass over the process table
 // (Linux: /proc/PID/fd, matched by device and inode, so a renamed or deleted file still

@@ -146,7 +146,7 @@ bool is_running_python(Pid pid) {
   return basename_of(target).find("python") != std::string::npos;
 }
 
-std::vector<ProcessInfo> list_processes() {
+std::vector<ProcessInfo> list_processes(bool with_command_lines) {
   std::vector<ProcessInfo> out;
   DIR* dir = ::opendir("/proc");
   if (dir == nullptr) return out;
@@ -154,7 +154,7 @@ std::vector<ProcessInfo> list_processes() {
     char* end = nullptr;
     const long long pid = std::strtoll(entry->d_name, &end, 10);
     if (end == entry->d_name || *end != '\0' || pid <= 0) continue;
-    if (auto info = inspect_process(pid, true)) out.push_back(std::move(*info));
+    if (auto info = inspect_process(pid, with_command_lines)) out.push_back(std::move(*info));
   }
   ::closedir(dir);
   return out;

@@ -122,7 +122,7 @@ bool is_running_python(Pid pid) {
   return info && info->running && lower(info->name).find("python") != std::string::npos;
 }
 
-std::vector<ProcessInfo> list_processes() {
+std::vector<ProcessInfo> list_processes(bool with_command_lines) {
   std::vector<ProcessInfo> out;
   Handle snapshot(CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0));
   if (!snapshot) return out;
@@ -130,7 +130,7 @@ std::vector<ProcessInfo> list_processes() {
   entry.dwSize = sizeof entry;
   for (BOOL more = Process32FirstW(snapshot.get(), &entry); more; more = Process32NextW(snapshot.get(), &entry)) {
     if (entry.th32ProcessID == 0) continue;
-    auto info = inspect_process(entry.th32ProcessID, true);
+    auto info = inspect_process(entry.th32ProcessID, with_command_lines);
     if (!info) continue;
     info->parent = entry.th32ParentProcessID;
     if (info->name.empty()) info->name = win32::narrow(entry.szExeFile);
