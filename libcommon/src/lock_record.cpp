@@ -148,6 +148,16 @@ bool is_live_legacy_holder(const LockRecord& record) {
   return !started || *started <= *taken + std::chrono::seconds(1);
 }
 
+std::string describe_processes(const std::vector<ProcessInfo>& processes) {
+  std::string out;
+  for (const auto& p : processes) {
+    if (!out.empty()) out += ", ";
+    out += "PID " + std::to_string(p.pid) + " (" +
+           (p.command_line.empty() ? p.name : join_command(p.command_line)) + ")";
+  }
+  return out;
+}
+
 std::string join_command(const std::vector<std::string>& command) {
   std::string out;
   for (const auto& arg : command) {

@@ -129,21 +129,26 @@ void LogEventWriter::emit(const SupervisorEvent& e) {
   }
 }
 
-bool LockRecordUpdater::verify(EventSink& events) {
-  const auto verdict = lock_.verify_and_restore(record_);
+bool report_lock_integrity(const HeldLock::Verdict& verdict, const std::string& path, const std::string& name) {
   switch (verdict.integrity) {
     case HeldLock::Integrity::kIntact:
       return false;
     case HeldLock::Integrity::kRestored:
-      log::warn("{} was removed or replaced; put back, {} is still held", lock_.path(), record_.name);
+      log::warn("{} was removed or replaced; put back, {} is still held", path, name);
       return false;
     case HeldLock::Integrity::kUnrestorable:
-      log::warn("{} was removed and cannot be put back: {}; {} stays held by its open file only",
-                lock_.path(), verdict.detail, record_.name);
+      log::warn("{} was removed and cannot be put back: {}; {} stays held by its open file only", path,
+                verdict.detail, name);
       return false;
     case HeldLock::Integrity::kLost:
       break;
   }
+  return true;
+}
+
+bool LockRecordUpdater::verify(EventSink& events) {
+  const auto verdict = lock_.verify_and_restore(record_);
+  if (!report_lock_integrity(verdict, lock_.path(), record_.name)) return false;
   SupervisorEvent e;
   e.event = "lock_lost";
   e.name = record_.name;

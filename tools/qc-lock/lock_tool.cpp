@@ -11,6 +11,7 @@
 #include "qc/lock_table.hpp"
 #include "qc/log.hpp"
 #include "qc/names.hpp"
+#include "qc/supervision.hpp"
 #include "qc/text.hpp"
 
 namespace qc::lock_tool {
@@ -42,21 +43,10 @@ int report_conflict(const Options& o, const LockConflict& conflict) {
   return o.conflict_exit_code;
 }
 
-// Says what happened to a lock file that changed under us; true when the lock is lost.
+// A lock file that changed under us: said through qc::log (report_lock_integrity); when the
+// lock is lost, also a lock_lost event with --json. True when it is lost.
 bool report_integrity(const Options& o, const std::string& path, const HeldLock::Verdict& verdict) {
-  switch (verdict.integrity) {
-    case HeldLock::Integrity::kIntact:
-      return false;
-    case HeldLock::Integrity::kRestored:
-      log::warn("{} was removed or replaced; put back, {} is still held", path, o.name);
-      return false;
-    case HeldLock::Integrity::kUnrestorable:
-      log::warn("{} was removed and cannot be put back: {}; {} stays held by its open file only",
-                path, verdict.detail, o.name);
-      return false;
-    case HeldLock::Integrity::kLost:
-      break;
-  }
+  if (!report_lock_integrity(verdict, path, o.name)) return false;
   log::error("lost {}: its lock file was removed and {}; stopping {} so that one copy remains",
              o.name, verdict.taken_by ? describe_conflict(*verdict.taken_by) : "another process took the name",
              join_command(o.command));
@@ -67,16 +57,6 @@ bool report_integrity(const Options& o, const std::string& path, const HeldLock:
     print_json(j);
   }
   return true;
-}
-
-std::string describe_processes(const std::vector<ProcessInfo>& processes) {
-  std::string out;
-  for (const auto& p : processes) {
-    if (!out.empty()) out += ", ";
-    out += "PID " + std::to_string(p.pid) + " (" +
-           (p.command_line.empty() ? p.name : join_command(p.command_line)) + ")";
-  }
-  return out;
 }
 
 // Asks (or makes) every living descendant stop; only processes that are still the ones we

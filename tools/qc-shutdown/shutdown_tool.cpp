@@ -535,11 +535,7 @@ int run(const Options& o) {
   if (!still_held.empty()) {
     const auto holders = processes_holding(still_held);
     for (std::size_t i = 0; i < still_held.size(); ++i) {
-      std::string who;
-      for (const auto& h : holders[i]) {
-        who += (who.empty() ? "" : ", ") + std::string("PID ") + std::to_string(h.pid) + " (" +
-               (h.command_line.empty() ? h.name : join_command(h.command_line)) + ")";
-      }
+      const std::string who = describe_processes(holders[i]);
       ++survived;
       log::error("{} is still held{}; stop {} as {}, or find it with: fuser -v {}", still_held[i],
                  who.empty() ? " by a process that cannot be seen (another user's?)" : " by " + who,

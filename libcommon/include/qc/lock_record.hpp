@@ -56,6 +56,9 @@ std::optional<LockRecord> parse_lock_record(std::string_view text);
 // place this is decided; every tool asks here.
 bool is_live_legacy_holder(const LockRecord& record);
 
+// "PID 123 (sleep 20), PID 456 (python BRAIN.py)": processes as messages name them.
+std::string describe_processes(const std::vector<ProcessInfo>& processes);
+
 // "python BRAIN_ATLAS.py" (arguments that need it are quoted).
 std::string join_command(const std::vector<std::string>& command);
 

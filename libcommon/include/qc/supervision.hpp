@@ -97,6 +97,10 @@ class LogEventWriter : public EventSink {
   void emit(const SupervisorEvent& event) override;
 };
 
+// Says through qc::log what happened to a lock file that changed under its holder (put back,
+// or could not be); true when the lock is lost: the caller must stop its command, and says so.
+bool report_lock_integrity(const HeldLock::Verdict& verdict, const std::string& path, const std::string& name);
+
 // Keeps a program's lock file current: child PID and start token, restart count.
 class LockRecordUpdater : public EventSink {
  public:
