@@ -239,6 +239,121 @@ class WindowsSupervisionTest(WineTestCase):
                    message="the name to be free")
 
 
+class WindowsEdgesTest(WineTestCase):
+    """The one-copy edges (issue 11) and the hostile week (issue 16) where they apply on Windows:
+    the job object stands for the subreaper, the handle table for /proc/PID/fd."""
+
+    def stamped(self, path, count=1):
+        return wait_until(lambda: len(read_text(path).split()) >= count and read_text(path).split(), timeout=60,
+                          message="a stamp in " + path)
+
+    def test_a_launcher_that_exits_leaves_the_name_held_by_its_program(self):
+        # Item 1 of issue 11: `start brain.exe` and exit. The program holds the name; qc-lock
+        # waits for it (its job), names it, and qc-shutdown stops it and exits 0.
+        stamps = self.path("stamps")
+        wrapper = self.start_tool("qc-lock", "--stop-timeout", "1", "LAUNCHED", "--",
+                                  *self.th("launch", wpath(stamps)),
+                                  stderr=subprocess.PIPE, text=True)
+        program = self.stamped(stamps)[0]
+        wait_until(lambda: (self.read_record("LAUNCHED") or {}).get("child_pid") == int(program), timeout=60,
+                   message="the record to name the program")
+        self.assertIsNone(wrapper.poll(), "qc-lock left while the program holds the name")
+        r = self.run_tool("qc-lock", "LAUNCHED", "--", *self.th("exit", 0))
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertEqual(self.run_tool("qc-ps", "-q", "LAUNCHED").stdout.split(), [program])
+        r = self.run_tool("qc-shutdown", "--yes", "--timeout", "5", "LAUNCHED", timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertFalse(self.alive(program))
+        self.assertEqual(wrapper.wait(timeout=60), 0, "the launcher's status")
+        self.assertIn("left a process running", wrapper.stderr.read())
+        self.assertEqual(os.listdir(self.lock_dir), [])
+
+    def test_kill_descendants_stops_what_the_launcher_left(self):
+        stamps = self.path("stamps")
+        r = self.run_tool("qc-lock", "--kill-descendants", "--stop-timeout", "1", "KD", "--",
+                          *self.th("launch", wpath(stamps)), timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(self.alive(self.stamped(stamps)[0]))
+        self.assertEqual(os.listdir(self.lock_dir), [])
+
+    def test_a_killed_wrapper_takes_the_grandchild_with_it(self):
+        # Item 2 of the hostile week: kill qc-run; the program's own child dies with the job.
+        stamps = self.path("stamps")
+        sup = self.start_tool("qc-run", "GRAND", "--", *self.th("launch", wpath(stamps), "wait"))
+        grandchild = self.stamped(stamps)[0]
+        os.kill(sup.pid, signal.SIGKILL)
+        sup.wait()
+        wait_until(lambda: not self.alive(grandchild), timeout=30, message="the grandchild to die with the job")
+        wait_until(lambda: self.run_tool("qc-lock", "--check", "GRAND").returncode == 0, timeout=30,
+                   message="the name to be free")
+
+    def test_a_deleted_lock_file_is_put_back(self):
+        # Item 1 of the hostile week: deleting a held lock file must not let a second copy in.
+        sup = self.start_tool("qc-run", "DEL", "--", *self.th("sleep", 1000))
+        self.wait_record("DEL")
+        before = self.read_record("DEL")
+        r = subprocess.run(tool("qc-testhelper") + ["delete", wpath(self.lock_path("DEL"))], env=self.env,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout)  # the lock shares delete: a user can do this
+        wait_until(lambda: (self.read_record("DEL") or {}).get("pid") == before["pid"], timeout=30,
+                   message="the lock file to be put back")
+        r = self.run_tool("qc-run", "DEL", "--", *self.th("exit", 0))
+        self.assertEqual(r.returncode, 75, r.stderr)
+        # Wine deletes as older Windows did (the name stays until the last handle closes);
+        # Windows 10 deletes with POSIX semantics: the name goes at once, as it does here.
+        os.remove(self.lock_path("DEL"))
+        wait_until(lambda: (self.read_record("DEL") or {}).get("pid") == before["pid"], timeout=30,
+                   message="the lock file to be put back after a POSIX-semantics delete")
+        r = self.run_tool("qc-run", "DEL", "--", *self.th("exit", 0))
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertIsNone(sup.poll())
+        os.kill(sup.pid, signal.SIGKILL)
+        sup.wait()
+
+    def test_a_forged_record_never_gets_another_process_stopped(self):
+        # Item 3 of the hostile week: a record naming a process that does not hold the file.
+        victim = self.start_tool("qc-lock", "VICTIM", "--", *self.th("sleep", 1000))
+        record = self.wait_record("VICTIM")
+        forged = dict(record, name="FORGED")
+        record_file = self.path("forged.json")
+        with open(record_file, "w") as f:
+            json.dump(forged, f)
+        self.start(tool("qc-testhelper") + ["hold", wpath(self.lock_path("FORGED")), wpath(record_file)], env=self.env)
+        wait_until(lambda: os.path.exists(record_file + ".held"), timeout=60, message="the forger")
+        r = self.run_tool("qc-shutdown", "--yes", "--timeout", "5", "FORGED", timeout=120)
+        self.assertIn("not stopping PID %d" % record["pid"], r.stderr)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)  # the real holder was found and stopped
+        self.assertIsNone(victim.poll(), "the process named by the forged record was stopped")
+        self.assertTrue(self.alive(record["child_pid"]))
+        self.assertEqual(self.run_tool("qc-lock", "--check", "VICTIM").returncode, 75)
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait()
+
+    def test_a_flood_of_output_does_not_starve_a_neighbour_or_the_stop(self):
+        # Item 5 of the hostile week: output is read by a thread per program on Windows.
+        logs = self.path("logs")
+        cfg = {"ACCOUNTS": {}, "LAUNCH": {"lock_dir": wpath(self.lock_dir), "log_dir": wpath(logs), "programs": [
+            {"name": "FLOOD", "command": self.th("flood")},
+            {"name": "CRASHER", "command": self.th("exit", 1), "max_restarts": 1000,
+             "backoff_s": [0.05, 0.05]}]}}
+        path = self.path("MASTER_CONFIG.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        launch = self.start_tool("qc-launch", wpath(path))
+        wait_until(lambda: os.path.exists(os.path.join(logs, "FLOOD.log")) and
+                   os.path.getsize(os.path.join(logs, "FLOOD.log")) > (1 << 20), timeout=60, message="a flood")
+        wait_until(lambda: (self.read_record("CRASHER") or {}).get("restarts", 0) >= 10, timeout=60,
+                   message="the neighbour's restarts beside the flood")
+        r = self.run_tool("qc-shutdown", "--yes", "--timeout", "10", timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(launch.wait(timeout=60), 0)
+
+    @unittest.skipIf(ON_WINE, "Wine 8 shows a Unix symbolic link as a plain file and its CreateSymbolicLinkW "
+                              "creates nothing (WINDOWS.md): a reparse point cannot be planted here")
+    def test_a_log_file_that_is_a_symbolic_link_is_refused(self):
+        pass
+
+
 class WindowsHeartbeatTest(WineTestCase):
     def peer(self, mode):
         d = self.path("peer-" + mode)

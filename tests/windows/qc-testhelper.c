@@ -10,6 +10,13 @@
  *   alive PID              exit 0 when process PID runs, 1 when it does not
  *   ready FILE             create FILE, then wait forever
  *   on-break FILE          wait; on Ctrl+Break (or Ctrl+C) append "break" to FILE and exit 0
+ *   launch FILE [wait]     start "stamp FILE hold" (inheriting our handles, as a launcher
+ *                          does), then exit 0; with wait, wait forever instead
+ *   flood                  write lines to stdout as fast as it can, forever
+ *   hold FILE RECORD       open FILE as a qc lock holder does (the same access and sharing),
+ *                          write the contents of the file RECORD into it, wait forever
+ *   delete FILE            DeleteFile(FILE): exit 0 when it was deleted, else print the error
+ *                          and exit 1
  * Waiting for a file polls every 5 ms: this is a fake workload, not product code. */
 #include <windows.h>
 #include <stdio.h>
@@ -103,6 +110,42 @@ int main(int argc, char** argv) {
     break_file = argv[2];
     SetConsoleCtrlHandler(on_console, TRUE);
     Sleep(INFINITE);
+  }
+  if (!strcmp(mode, "launch") && argc > 2) {
+    char self[MAX_PATH];
+    GetModuleFileNameA(NULL, self, sizeof self);
+    snprintf(buf, sizeof buf, "\"%s\" stamp \"%s\" hold", self, argv[2]);
+    STARTUPINFOA si = {sizeof si};
+    PROCESS_INFORMATION pi;
+    if (!CreateProcessA(NULL, buf, NULL, NULL, TRUE, 0, NULL, NULL, &si, &pi)) return 127;
+    if (argc > 3 && !strcmp(argv[3], "wait")) Sleep(INFINITE);
+    return 0;
+  }
+  if (!strcmp(mode, "flood")) {
+    static char line[4096];
+    memset(line, 'y', sizeof line - 1);
+    line[sizeof line - 2] = '\n';
+    for (;;) fputs(line, stdout);
+  }
+  if (!strcmp(mode, "hold") && argc > 3) {
+    FILE* in = fopen(argv[3], "rb");
+    if (!in) return 1;
+    static char text[65536];
+    size_t n = fread(text, 1, sizeof text, in);
+    fclose(in);
+    HANDLE h = CreateFileA(argv[2], FILE_GENERIC_READ | FILE_GENERIC_WRITE | WRITE_DAC,
+                           FILE_SHARE_READ | FILE_SHARE_DELETE, NULL, OPEN_ALWAYS, 0, NULL);
+    if (h == INVALID_HANDLE_VALUE) return 1;
+    DWORD written = 0;
+    WriteFile(h, text, (DWORD)n, &written, NULL);
+    snprintf(buf, sizeof buf, "%s.held", argv[3]);
+    append(buf, "held\n");
+    Sleep(INFINITE);
+  }
+  if (!strcmp(mode, "delete") && argc > 2) {
+    if (DeleteFileA(argv[2])) return 0;
+    printf("error %lu\n", GetLastError());
+    return 1;
   }
   if (!strcmp(mode, "ready") && argc > 2) {
     append(argv[2], "ready\n");

@@ -59,9 +59,10 @@ std::vector<ProcessInfo> list_processes(bool with_command_lines = true);
 // The processes that have each of `paths` open, found in one pass over the process table
 // (Linux: /proc/PID/fd, matched by device and inode, so a renamed or deleted file still
 // counts). One list per path, in the same order; a path that does not exist has none. Only
-// processes we may look into are seen (all of them as root). Windows: empty lists.
+// processes we may look into are seen (all of them as root). Windows: the system's handle
+// table, handles with a lock holder's access only (see win32_util.hpp), of our user's processes.
 std::vector<std::vector<ProcessInfo>> processes_holding(const std::vector<std::string>& paths);
-// Whether processes_holding can see holders here (false on Windows).
+// Whether processes_holding can see holders here.
 bool can_see_file_holders();
 
 // Makes this process the one that adopts its orphaned descendants (Linux: a child
@@ -71,14 +72,17 @@ bool can_see_file_holders();
 void adopt_orphaned_descendants();
 
 // Whether this process has children, living or not yet reaped: with adopted descendants,
-// whether any descendant is left. One system call (no scan of the process table).
+// whether any descendant is left. One system call (no scan of the process table). Windows:
+// whether the job objects of the children we started still contain a process.
 bool has_child_processes();
 
 // This process's children, as the kernel lists them (Linux: /proc/self/task/*/children, one
 // read per thread; no scan of the process table). Empty where unknown.
 std::vector<Pid> child_pids();
 
-// Every living process descended from this one (children, their children, ...).
+// Every living process descended from this one (children, their children, ...). Windows: the
+// processes in the jobs of the children we started (a job keeps them whoever their parent was);
+// their exits reach the event loop through the jobs' completion port.
 std::vector<ProcessInfo> living_descendants();
 
 // The uid this process runs as (effective), and whether that is root.

@@ -53,6 +53,48 @@ struct EventLoop::Impl {
   };
   std::vector<std::unique_ptr<StopWatch>> stops;
 
+  // The children's job objects report through one completion port, read by one thread: the
+  // exit of a process a child left behind (a launcher's program, which the job keeps) arrives
+  // as a ChildExitEvent, as an adopted orphan's does on Linux.
+  HANDLE port = nullptr;
+  HANDLE port_reader = nullptr;
+  static constexpr ULONG_PTR kQuitKey = 0;
+  static constexpr ULONG_PTR kJobKey = 1;
+
+  static DWORD WINAPI read_port(LPVOID context) {
+    auto* self = static_cast<Impl*>(context);
+    for (;;) {
+      DWORD message = 0;
+      ULONG_PTR key = 0;
+      LPOVERLAPPED data = nullptr;
+      if (!GetQueuedCompletionStatus(self->port, &message, &key, &data, INFINITE)) return 0;
+      if (key == kQuitKey) return 0;
+      if (message != JOB_OBJECT_MSG_EXIT_PROCESS && message != JOB_OBJECT_MSG_ABNORMAL_EXIT_PROCESS) continue;
+      const auto pid = static_cast<Pid>(reinterpret_cast<ULONG_PTR>(data));
+      {
+        std::lock_guard<std::mutex> lock(self->mutex);
+        if (self->children.count(pid) != 0) continue;  // a watched child: its own wait reports it
+        self->exits.push_back({pid, ExitStatus{}});
+      }
+      SetEvent(self->activity);
+    }
+  }
+
+  void report_job(HANDLE job) {
+    if (port == nullptr) {
+      port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, 1);
+      if (port == nullptr) return;
+      port_reader = CreateThread(nullptr, 0, read_port, this, 0, nullptr);
+      if (port_reader == nullptr) {
+        CloseHandle(port);
+        port = nullptr;
+        return;
+      }
+    }
+    JOBOBJECT_ASSOCIATE_COMPLETION_PORT association{reinterpret_cast<PVOID>(kJobKey), port};
+    SetInformationJobObject(job, JobObjectAssociateCompletionPortInformation, &association, sizeof association);
+  }
+
   static Impl*& current() {
     static Impl* instance = nullptr;
     return instance;
@@ -131,6 +173,12 @@ struct EventLoop::Impl {
     for (auto& [pid, w] : children) {
       UnregisterWaitEx(w->wait, INVALID_HANDLE_VALUE);
     }
+    if (port_reader != nullptr) {
+      PostQueuedCompletionStatus(port, 0, kQuitKey, nullptr);
+      WaitForSingleObject(port_reader, INFINITE);
+      CloseHandle(port_reader);
+    }
+    if (port != nullptr) CloseHandle(port);
     for (auto& w : stops) {
       UnregisterWaitEx(w->wait, INVALID_HANDLE_VALUE);
       CloseHandle(w->event);
@@ -160,16 +208,23 @@ void EventLoop::watch_child(const Child& child, bool kill_group) {
   w->process = win32::to_handle(child.handle());
   w->job = child.group() == kInvalidHandle ? nullptr : win32::to_handle(child.group());
   w->kill_group = kill_group;
-  if (RegisterWaitForSingleObject(&w->wait, w->process, Impl::on_child_exit, w.get(), INFINITE,
-                                  WT_EXECUTEONLYONCE)) {
+  HANDLE job = w->job;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);  // the port's reader looks children up
+    if (!RegisterWaitForSingleObject(&w->wait, w->process, Impl::on_child_exit, w.get(), INFINITE,
+                                     WT_EXECUTEONLYONCE)) {
+      return;
+    }
     impl_->children[child.pid()] = std::move(w);
   }
+  if (job != nullptr) impl_->report_job(job);
 }
 
 void EventLoop::unwatch_child(Pid pid) {
   auto it = impl_->children.find(pid);
   if (it == impl_->children.end()) return;
   UnregisterWaitEx(it->second->wait, INVALID_HANDLE_VALUE);  // waits for a running callback
+  std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->children.erase(it);
 }
 

@@ -7,6 +7,9 @@
 // meets it sees a holder with no running process in its record and retries (lock.cpp).
 // Waiting wakes on directory change notifications and on the holders' process handles.
 #include <algorithm>
+#include <memory>
+#include <mutex>
+#include <vector>
 
 #include "lock_file.hpp"
 #include "win32_util.hpp"
@@ -123,8 +126,13 @@ void LockFile::close() {
 Result<bool> LockFile::try_lock() {
   if (locked_ != kInvalidHandle) return true;
   // No DELETE access: readers that do not share delete (type, Python's open) can still read
-  // the record. Release deletes through a handle of its own.
-  HANDLE h = open_path(path_, GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_DELETE, OPEN_EXISTING);
+  // the record. Release deletes through a handle of its own. WRITE_DAC marks the handle as a
+  // lock for processes_holding; a file whose owner is someone else (no WRITE_DAC for us) is
+  // still locked, without the mark.
+  HANDLE h = open_path(path_, win32::kLockHandleAccess, FILE_SHARE_READ | FILE_SHARE_DELETE, OPEN_EXISTING);
+  if (h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_ACCESS_DENIED) {
+    h = open_path(path_, GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_DELETE, OPEN_EXISTING);
+  }
   if (h == INVALID_HANDLE_VALUE) {
     const DWORD err = GetLastError();
     // Sharing violation: a holder. Not found or access denied: the file was removed (or is
@@ -180,10 +188,67 @@ std::optional<std::int64_t> LockFile::owner() const { return std::nullopt; }
 std::optional<std::int64_t> file_owner_of(const std::string&) { return std::nullopt; }
 std::string describe_user(std::int64_t uid) { return "uid " + std::to_string(uid); }
 
-// Windows: no directory watch yet; a removed lock file is noticed at the next verification.
-NativeHandle DirectoryWatch::handle() { return kInvalidHandle; }
-void DirectoryWatch::add(const std::string&) {}
-void DirectoryWatch::drain() {}
+// The process-wide watch: one change notification per lock directory, each waited on by the
+// thread pool, all setting one manual-reset event (reset by drain(), before the caller looks
+// at its files again, so that no change is lost between the two).
+namespace {
+
+struct Watches {
+  std::mutex mutex;
+  HANDLE changed = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+  struct Entry {
+    std::wstring dir;
+    HANDLE notification = nullptr;
+    HANDLE wait = nullptr;
+  };
+  std::vector<std::unique_ptr<Entry>> entries;
+
+  static VOID CALLBACK on_change(PVOID context, BOOLEAN) {
+    auto* entry = static_cast<Entry*>(context);
+    FindNextChangeNotification(entry->notification);
+    SetEvent(instance().changed);
+  }
+
+  static Watches& instance() {
+    static Watches* w = new Watches();  // never destroyed: thread-pool callbacks may run at exit
+    return *w;
+  }
+};
+
+}  // namespace
+
+NativeHandle DirectoryWatch::handle() { return win32::from_handle(Watches::instance().changed); }
+
+void DirectoryWatch::add(const std::string& dir) {
+  Watches& w = Watches::instance();
+  if (w.changed == nullptr) return;
+  const std::wstring wide = win32::widen(dir);
+  std::lock_guard<std::mutex> lock(w.mutex);
+  // Again for a directory already watched: it may have been removed and made anew since.
+  for (auto it = w.entries.begin(); it != w.entries.end(); ++it) {
+    if (_wcsicmp((*it)->dir.c_str(), wide.c_str()) != 0) continue;
+    UnregisterWaitEx((*it)->wait, INVALID_HANDLE_VALUE);
+    FindCloseChangeNotification((*it)->notification);
+    w.entries.erase(it);
+    break;
+  }
+  auto entry = std::make_unique<Watches::Entry>();
+  entry->dir = wide;
+  entry->notification = FindFirstChangeNotificationW(wide.c_str(), FALSE, FILE_NOTIFY_CHANGE_FILE_NAME |
+                                                                             FILE_NOTIFY_CHANGE_DIR_NAME);
+  if (entry->notification == INVALID_HANDLE_VALUE) return;
+  if (!RegisterWaitForSingleObject(&entry->wait, entry->notification, Watches::on_change, entry.get(), INFINITE,
+                                   WT_EXECUTEDEFAULT)) {
+    FindCloseChangeNotification(entry->notification);
+    return;
+  }
+  w.entries.push_back(std::move(entry));
+}
+
+void DirectoryWatch::drain() {
+  Watches& w = Watches::instance();
+  if (w.changed != nullptr) ResetEvent(w.changed);
+}
 
 Status LockFile::unlink_if_ours() {
   if (locked_ == kInvalidHandle || !still_at_path()) return {};

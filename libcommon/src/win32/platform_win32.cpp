@@ -13,10 +13,61 @@ namespace qc::platform {
 
 void ignore_broken_pipes() {}  // a write to a closed pipe fails with an error; nothing kills us
 
-// Windows: creating symbolic links needs a privilege that other users do not have by default;
-// the per-user directories qc logs to are not shared. Nothing more is checked here.
-std::string log_path_refusal(const std::string&) { return ""; }
-std::string opened_log_refusal(const std::string&, std::FILE*) { return ""; }
+namespace {
+
+struct Identity {
+  DWORD volume = 0, high = 0, low = 0;
+};
+
+bool identity_of(HANDLE h, Identity& out) {
+  BY_HANDLE_FILE_INFORMATION info{};
+  if (!GetFileInformationByHandle(h, &info)) return false;
+  out = {info.dwVolumeSerialNumber, info.nFileIndexHigh, info.nFileIndexLow};
+  return true;
+}
+
+// The attributes of PATH itself (a link, not its target); false when it does not exist.
+bool own_attributes(const std::string& path, DWORD& attributes) {
+  win32::Handle h(CreateFileW(win32::widen(path).c_str(), FILE_READ_ATTRIBUTES,
+                              FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr, OPEN_EXISTING,
+                              FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS, nullptr));
+  if (!h) return false;
+  FILE_ATTRIBUTE_TAG_INFO tag{};
+  if (!GetFileInformationByHandleEx(h.get(), FileAttributeTagInfo, &tag, sizeof tag)) return false;
+  attributes = tag.FileAttributes;
+  return true;
+}
+
+}  // namespace
+
+// As on POSIX: a log file is never written through a symbolic link or junction (a reparse
+// point), and the file opened must be the one the path names.
+std::string log_path_refusal(const std::string& path) {
+  DWORD attributes = 0;
+  if (!own_attributes(path, attributes)) return "";  // created by the open
+  if (attributes & FILE_ATTRIBUTE_REPARSE_POINT) {
+    return "it is a symbolic link or junction, which qc never follows; remove it";
+  }
+  return "";
+}
+
+std::string opened_log_refusal(const std::string& path, std::FILE* stream) {
+  const auto opened = reinterpret_cast<HANDLE>(_get_osfhandle(_fileno(stream)));
+  Identity of_stream, of_path;
+  DWORD attributes = 0;
+  win32::Handle named(CreateFileW(win32::widen(path).c_str(), FILE_READ_ATTRIBUTES,
+                                  FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr, OPEN_EXISTING,
+                                  FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS, nullptr));
+  if (opened == INVALID_HANDLE_VALUE || !identity_of(opened, of_stream)) return "it cannot be examined";
+  if (!named || !identity_of(named.get(), of_path) || !own_attributes(path, attributes) ||
+      (attributes & FILE_ATTRIBUTE_REPARSE_POINT) || of_stream.volume != of_path.volume ||
+      of_stream.high != of_path.high || of_stream.low != of_path.low) {
+    return "it was replaced (by a symbolic link?) while it was being opened; remove it";
+  }
+  return "";
+}
+
+// Nothing has been written to a refused file when it is closed: nothing to redirect.
 void discard_writes(std::FILE*) {}
 
 bool local_time(std::time_t t, std::tm& out, long& utc_offset_s) {

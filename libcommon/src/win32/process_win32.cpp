@@ -9,6 +9,10 @@
 #include <algorithm>
 #include <cctype>
 #include <iterator>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <cstddef>
 
 #include "qc/process.hpp"
 
@@ -139,19 +143,169 @@ std::vector<ProcessInfo> list_processes(bool with_command_lines) {
   return out;
 }
 
-// Windows finds a lock's holders through the job object that contains them; a scan of every
-// process's handles needs privileges we do not ask for.
-std::vector<std::vector<ProcessInfo>> processes_holding(const std::vector<std::string>& paths) {
-  return std::vector<std::vector<ProcessInfo>>(paths.size());
+namespace {
+
+// NtQuerySystemInformation's SystemExtendedHandleInformation (class 64): every handle of every
+// process, with its owner's PID, its value, its granted access and its object type.
+constexpr ULONG kSystemExtendedHandleInformation = 64;
+constexpr NTSTATUS kInfoLengthMismatch = static_cast<NTSTATUS>(0xC0000004L);
+struct HandleEntry {
+  PVOID object;
+  ULONG_PTR pid;
+  ULONG_PTR value;
+  ULONG granted_access;
+  USHORT creator_back_trace_index;
+  USHORT object_type_index;
+  ULONG attributes;
+  ULONG reserved;
+};
+struct HandleTable {
+  ULONG_PTR count;
+  ULONG_PTR reserved;
+  HandleEntry entries[1];
+};
+using NtQuerySystemInformationFn = NTSTATUS(NTAPI*)(ULONG, PVOID, ULONG, PULONG);
+
+// The system's handle table; empty when it cannot be read.
+std::vector<unsigned char> read_handle_table() {
+  static const auto query = reinterpret_cast<NtQuerySystemInformationFn>(
+      reinterpret_cast<void*>(GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "NtQuerySystemInformation")));
+  if (query == nullptr) return {};
+  std::vector<unsigned char> buffer(1u << 20);
+  for (;;) {
+    ULONG needed = 0;
+    const NTSTATUS status = query(kSystemExtendedHandleInformation, buffer.data(),
+                                  static_cast<ULONG>(buffer.size()), &needed);
+    if (status == 0) return buffer;
+    if (status != kInfoLengthMismatch || buffer.size() >= (1u << 28)) return {};
+    buffer.resize(std::max<std::size_t>(buffer.size() * 2, needed + (1u << 16)));  // it grows meanwhile
+  }
 }
 
-bool can_see_file_holders() { return false; }
+struct FileIdentity {
+  DWORD volume = 0, high = 0, low = 0;
+  bool operator==(const FileIdentity& o) const { return volume == o.volume && high == o.high && low == o.low; }
+};
 
-void adopt_orphaned_descendants() {}  // the job object keeps them: KILL_ON_JOB_CLOSE
+std::optional<FileIdentity> identity_of(HANDLE h) {
+  BY_HANDLE_FILE_INFORMATION info{};
+  if (!GetFileInformationByHandle(h, &info)) return std::nullopt;
+  return FileIdentity{info.dwVolumeSerialNumber, info.nFileIndexHigh, info.nFileIndexLow};
+}
 
-bool has_child_processes() { return false; }
-std::vector<Pid> child_pids() { return {}; }
-std::vector<ProcessInfo> living_descendants() { return {}; }
+std::mutex& jobs_mutex() {
+  static std::mutex m;
+  return m;
+}
+std::vector<HANDLE>& jobs() {
+  static std::vector<HANDLE> j;
+  return j;
+}
+
+}  // namespace
+
+namespace win32 {
+
+void register_job(HANDLE job) {
+  std::lock_guard<std::mutex> lock(jobs_mutex());
+  jobs().push_back(job);
+}
+
+void unregister_job(HANDLE job) {
+  std::lock_guard<std::mutex> lock(jobs_mutex());
+  auto& j = jobs();
+  j.erase(std::remove(j.begin(), j.end(), job), j.end());
+}
+
+std::vector<DWORD> processes_in_jobs() {
+  std::vector<DWORD> out;
+  std::lock_guard<std::mutex> lock(jobs_mutex());
+  for (HANDLE job : jobs()) {
+    std::vector<ULONG_PTR> buffer(1024);
+    auto* list = reinterpret_cast<JOBOBJECT_BASIC_PROCESS_ID_LIST*>(buffer.data());
+    if (!QueryInformationJobObject(job, JobObjectBasicProcessIdList, list,
+                                   static_cast<DWORD>(buffer.size() * sizeof(ULONG_PTR)), nullptr) &&
+        GetLastError() != ERROR_MORE_DATA) {
+      continue;
+    }
+    for (DWORD i = 0; i < list->NumberOfProcessIdsInList; ++i) {
+      out.push_back(static_cast<DWORD>(list->ProcessIdList[i]));
+    }
+  }
+  return out;
+}
+
+}  // namespace win32
+
+// The lock's holders are the processes with a handle to the lock file open with the lock's
+// access (win32::kLockHandleAccess): the holder and whatever inherited its handle. Found in
+// the system's handle table, as /proc/PID/fd is read on Linux; only handles of a process we
+// may open (PROCESS_DUP_HANDLE: our own user's) are seen.
+std::vector<std::vector<ProcessInfo>> processes_holding(const std::vector<std::string>& paths) {
+  std::vector<std::vector<ProcessInfo>> out(paths.size());
+  std::vector<std::optional<FileIdentity>> wanted;
+  for (const auto& path : paths) {
+    Handle h(CreateFileW(win32::widen(path).c_str(), FILE_READ_ATTRIBUTES,
+                         FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr, OPEN_EXISTING,
+                         FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS, nullptr));
+    wanted.push_back(h ? identity_of(h.get()) : std::nullopt);
+  }
+  if (std::none_of(wanted.begin(), wanted.end(), [](const auto& w) { return w.has_value(); })) return out;
+  const auto table_bytes = read_handle_table();
+  if (table_bytes.empty()) return out;
+  const auto* table = reinterpret_cast<const HandleTable*>(table_bytes.data());
+  const std::size_t fit = (table_bytes.size() - offsetof(HandleTable, entries)) / sizeof(HandleEntry);
+  const std::size_t count = std::min<std::size_t>(table->count, fit);
+  std::map<DWORD, Handle> opened;  // PID -> a handle to duplicate from (null: may not)
+  const HANDLE self = GetCurrentProcess();
+  for (std::size_t i = 0; i < count; ++i) {
+    const HandleEntry& e = table->entries[i];
+    if (e.granted_access != win32::kLockHandleAccess) continue;
+    const auto pid = static_cast<DWORD>(e.pid);
+    auto it = opened.find(pid);
+    if (it == opened.end()) it = opened.emplace(pid, Handle(OpenProcess(PROCESS_DUP_HANDLE, FALSE, pid))).first;
+    if (!it->second) continue;
+    HANDLE copy = nullptr;
+    if (!DuplicateHandle(it->second.get(), reinterpret_cast<HANDLE>(e.value), self, &copy, 0, FALSE,
+                         DUPLICATE_SAME_ACCESS)) {
+      continue;
+    }
+    Handle dup(copy);
+    if (GetFileType(dup.get()) != FILE_TYPE_DISK) continue;
+    const auto id = identity_of(dup.get());
+    if (!id) continue;
+    for (std::size_t p = 0; p < paths.size(); ++p) {
+      if (!wanted[p] || !(*wanted[p] == *id)) continue;
+      auto& holders = out[p];
+      if (std::any_of(holders.begin(), holders.end(), [&](const ProcessInfo& h) { return h.pid == Pid(pid); })) continue;
+      if (auto info = inspect_process(static_cast<Pid>(pid), true); info && info->running) {
+        holders.push_back(std::move(*info));
+      }
+    }
+  }
+  return out;
+}
+
+bool can_see_file_holders() { return true; }
+
+void adopt_orphaned_descendants() {}  // the job object keeps them (and kills them on close)
+
+bool has_child_processes() {
+  const DWORD self = GetCurrentProcessId();
+  const auto pids = win32::processes_in_jobs();
+  return std::any_of(pids.begin(), pids.end(), [self](DWORD p) { return p != self; });
+}
+
+std::vector<Pid> child_pids() { return {}; }  // nothing to adopt: see living_descendants
+
+std::vector<ProcessInfo> living_descendants() {
+  std::vector<ProcessInfo> out;
+  for (DWORD pid : win32::processes_in_jobs()) {
+    if (pid == GetCurrentProcessId()) continue;
+    if (auto info = inspect_process(static_cast<Pid>(pid), true); info && info->running) out.push_back(std::move(*info));
+  }
+  return out;
+}
 
 std::int64_t current_uid() { return -1; }
 bool running_as_root() { return false; }

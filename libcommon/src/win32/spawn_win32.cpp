@@ -92,7 +92,10 @@ Status ask_to_stop(DWORD pid) {
 
 Child::~Child() {
   // Closing the job (kill on close) ends whatever is left of the child's tree.
-  if (group_ != kInvalidHandle) CloseHandle(win32::to_handle(group_));
+  if (group_ != kInvalidHandle) {
+    win32::unregister_job(win32::to_handle(group_));
+    CloseHandle(win32::to_handle(group_));
+  }
   if (handle_ != kInvalidHandle) CloseHandle(win32::to_handle(handle_));
 }
 
@@ -201,6 +204,7 @@ Result<Child> spawn_process(const SpawnOptions& options) {
     SetInformationJobObject(job.get(), JobObjectExtendedLimitInformation, &limits, sizeof limits);
     if (!AssignProcessToJobObject(job.get(), process.get())) job.reset();
   }
+  if (job) win32::register_job(job.get());
   ResumeThread(thread.get());
 
   ProcessId id{static_cast<Pid>(pi.dwProcessId), 0};

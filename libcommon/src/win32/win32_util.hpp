@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "qc/native_handle.hpp"
 #include "qc/result.hpp"
@@ -119,5 +120,17 @@ inline std::wstring stop_event_name(unsigned long pid) {
 inline std::wstring stop_event_name(unsigned long pid, std::int32_t token) {
   return stop_event_name(pid) + L"-" + std::to_wstring(token);
 }
+
+// The access a lock holder's handle has, and only lock handles have: WRITE_DAC (granted to
+// a file's owner) beside read and write. A scan of the system's handle table looks at handles
+// with exactly this access and nothing else: duplicating and querying other handles (a pipe
+// with a pending synchronous read) can block.
+constexpr DWORD kLockHandleAccess = FILE_GENERIC_READ | FILE_GENERIC_WRITE | WRITE_DAC;
+
+// The job objects of the children this process started (spawn_process registers them): what
+// is left of a command's tree after the command has exited (qc-lock waits for it).
+void register_job(HANDLE job);
+void unregister_job(HANDLE job);
+std::vector<DWORD> processes_in_jobs();
 
 }  // namespace qc::win32
