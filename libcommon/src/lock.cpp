@@ -301,7 +301,7 @@ std::string describe_conflict(const LockConflict& conflict) {
   const std::string stop_hint = "; stop it with: qc-shutdown " + conflict.name;
   if (!conflict.holder) {
     return conflict.name + " is held by a process that left no readable record in " +
-           conflict.path + "; find it with: fuser -v " + conflict.path;
+           conflict.path + "; find it with: " + holder_search_hint(conflict.path);
   }
   const LockRecord& h = *conflict.holder;
   std::string details;

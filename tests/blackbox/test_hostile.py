@@ -306,6 +306,16 @@ class SupervisionSurvivesTest(QcTestCase):
         self.assertEqual(sup.wait(timeout=30), 0)
         self.assertLess(time.monotonic() - started, 5.0, "the stop waited behind the output")
 
+    def test_output_over_the_rate_is_slowed_never_dropped(self):
+        # The pump reads a fast writer at a bounded rate: the writer waits, every line arrives.
+        logs = self.path("logs")
+        r = self.run_tool("qc-run", "--restart", "no", "--log-dir", logs, "SEQ", "--", "seq", "1", "60000",
+                          timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = [l.split(" [out] ", 1)[1] for l in read_text(os.path.join(logs, "SEQ.log")).splitlines()
+                 if " [out] " in l]
+        self.assertEqual(lines, [str(i) for i in range(1, 60001)])
+
     def crash_loop_seconds(self, with_flood):
         """How long qc-launch takes for 20 restarts 0.1 s apart of a crashing program,
         with or without a neighbour that writes as fast as it can."""

@@ -219,7 +219,7 @@ int Orchestrator::set_up_programs() {
       }
       p.pump = std::make_unique<OutputPump>(pipe->read_end, p.log);
       p.output = pipe->write_end;
-      loop_->watch_readable(p.pump->handle());
+      p.pump->attach(*loop_);
     }
     children_->set_handles(name, &*p.lock, p.output);
     p.record = std::make_unique<LockRecordUpdater>(
@@ -432,7 +432,10 @@ std::optional<SteadyTime> Orchestrator::next_deadline() const {
   auto consider = [&deadline](std::optional<SteadyTime> t) {
     if (t && (!deadline || *t < *deadline)) deadline = t;
   };
-  for (const auto& p : programs_) consider(p.supervisor->next_deadline());
+  for (const auto& p : programs_) {
+    consider(p.supervisor->next_deadline());
+    if (p.pump) consider(p.pump->deadline());
+  }
   if (!stopping_) {
     consider(start_at_);
     if (o_.status_interval_s > 0) consider(next_status_);
@@ -543,6 +546,9 @@ int Orchestrator::run() {
       for (auto& p : programs_) {
         if (p.pump && p.pump->handle() == h) p.pump->drain();
       }
+    }
+    for (auto& p : programs_) {
+      if (p.pump) p.pump->on_deadline(now);
     }
     for (auto& p : programs_) {
       if (!stopping_ && p.stop_sent && p.supervisor->finished() && p.lock) {

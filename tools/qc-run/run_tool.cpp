@@ -93,7 +93,7 @@ int run(const Options& o) {
     }
     pump = std::make_unique<OutputPump>(pipe->read_end, log_file);
     output = pipe->write_end;
-    loop->watch_readable(pump->handle());
+    pump->attach(*loop);
   }
   children.set_handles(spec.name, &lock, output);
 
@@ -109,7 +109,9 @@ int run(const Options& o) {
   supervisor.start(std::chrono::steady_clock::now());
   bool stop_requested = false;
   while (!supervisor.finished()) {
-    auto events = loop->wait(supervisor.next_deadline());
+    auto deadline = supervisor.next_deadline();
+    if (pump && pump->deadline() && (!deadline || *pump->deadline() < *deadline)) deadline = pump->deadline();
+    auto events = loop->wait(deadline);
     if (!events) {
       log::error("{}", events.error().message);
       supervisor.kill_now();
@@ -156,6 +158,7 @@ int run(const Options& o) {
     supervisor.on_deadline(std::chrono::steady_clock::now());
     // Output last, and a bounded share of it: signals, exits and deadlines come first.
     if (pump && std::find(readable.begin(), readable.end(), pump->handle()) != readable.end()) pump->drain();
+    if (pump) pump->on_deadline(now);
   }
   close_handle(output);  // first: a reader thread (Windows) sees the end once every writer is gone
   if (pump) {

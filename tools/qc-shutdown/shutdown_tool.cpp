@@ -446,8 +446,8 @@ int run(const Options& o) {
   Plan& plan = *planned;
   for (const auto& name : plan.unmatched) log::info("no lock named {} in {}", name, dir);
   for (const auto& name : plan.unknown) {
-    log::error("{} is held by a process that cannot be identified; find it with: fuser -v {}", name,
-               lock_file_path(dir, name));
+    log::error("{} is held by a process that cannot be identified; find it with: {}", name,
+               holder_search_hint(lock_file_path(dir, name)));
   }
 
   const std::size_t n = std::max<std::size_t>(process_count(plan), plan.targets.empty() ? 0 : 1);
@@ -537,9 +537,10 @@ int run(const Options& o) {
     for (std::size_t i = 0; i < still_held.size(); ++i) {
       const std::string who = describe_processes(holders[i]);
       ++survived;
-      log::error("{} is still held{}; stop {} as {}, or find it with: fuser -v {}", still_held[i],
+      log::error("{} is still held{}; stop {} as {}, or find it with: {}", still_held[i],
                  who.empty() ? " by a process that cannot be seen (another user's?)" : " by " + who,
-                 who.empty() ? "it" : "those", who.empty() ? "root" : "their owner or root", still_held[i]);
+                 who.empty() ? "it" : "those", who.empty() ? superuser_name() : "their owner or " + superuser_name(),
+                 holder_search_hint(still_held[i]));
     }
   }
 

@@ -62,6 +62,11 @@ std::vector<ProcessInfo> list_processes(bool with_command_lines = true);
 // processes we may look into are seen (all of them as root). Windows: the system's handle
 // table, handles with a lock holder's access only (see win32_util.hpp), of our user's processes.
 std::vector<std::vector<ProcessInfo>> processes_holding(const std::vector<std::string>& paths);
+// How a person finds what holds PATH open, as a command to run ("fuser -v PATH"; Windows:
+// Sysinternals handle.exe).
+std::string holder_search_hint(const std::string& path);
+// Who may see and stop every user's processes ("root"; Windows: "an administrator").
+std::string superuser_name();
 // Whether processes_holding can see holders here.
 bool can_see_file_holders();
 

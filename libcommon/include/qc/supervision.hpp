@@ -29,6 +29,13 @@ void close_handle(NativeHandle handle);
 // written whole or, past 64 KiB without a newline, in 64 KiB pieces. POSIX: the event loop
 // wakes it (handle() is the pipe); Windows: it reads on a thread of its own (handle() is
 // kInvalidHandle), since anonymous pipes cannot be waited on.
+//
+// Output is logged at up to 2 MiB a second per program, each line costing 128 bytes more
+// (about 16,000 short lines a second), after a burst of 4 MiB: a program that writes faster
+// waits on its full pipe (its writes block, nothing is lost), so that logging it cannot take
+// a core from its neighbours (docs/tools.md, "Output").
+// POSIX: the pump stops watching its pipe while it is over that rate (attach() and
+// deadline()/on_deadline() tell the loop); Windows: its thread pauses.
 class OutputPump {
  public:
   OutputPump(NativeHandle read_end, std::shared_ptr<log::File> file);
@@ -36,6 +43,12 @@ class OutputPump {
   OutputPump(const OutputPump&) = delete;
   OutputPump& operator=(const OutputPump&) = delete;
   NativeHandle handle() const;
+  // Watches the pipe in `loop` (POSIX) from now on, and stops watching it while paused.
+  void attach(EventLoop& loop);
+  // When a paused pump reads again: the loop's deadline must not be later.
+  std::optional<SteadyTime> deadline() const;
+  // Resumes reading once the pause is over.
+  void on_deadline(SteadyTime now);
   // Reads one wake-up's share of what is readable (POSIX: at most 16 KiB, so that a child
   // writing without pause cannot starve the loop). Returns false at end of file.
   bool drain();
@@ -47,6 +60,10 @@ class OutputPump {
 
  private:
   static constexpr std::size_t kReadPerWake = 16 * 1024;
+  static constexpr double kBytesPerSecond = 2.0 * 1024 * 1024;
+  static constexpr double kBurstBytes = 4.0 * 1024 * 1024;
+  static constexpr double kLineCost = 128;    // what a line costs at least
+  static constexpr double kResumeBytes = 64 * 1024;  // the budget a pause waits for
   static constexpr std::size_t kReadAtEnd = 4 * 1024 * 1024;
   bool read_up_to(std::size_t max_bytes);
   struct Impl;

@@ -217,6 +217,9 @@ std::vector<std::vector<ProcessInfo>> processes_holding(const std::vector<std::s
 
 bool can_see_file_holders() { return true; }
 
+std::string holder_search_hint(const std::string& path) { return "fuser -v " + path; }
+std::string superuser_name() { return "root"; }
+
 void adopt_orphaned_descendants() { ::prctl(PR_SET_CHILD_SUBREAPER, 1); }
 
 std::vector<Pid> child_pids() {

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -31,21 +32,57 @@ void close_handle(NativeHandle handle) {
 }
 
 struct OutputPump::Impl {
+  Impl(NativeHandle r, LineWriter l) : read_end(r), lines(std::move(l)) {}
   NativeHandle read_end;
   LineWriter lines;
+  EventLoop* loop = nullptr;
+  double budget = kBurstBytes;  // a token bucket, in bytes (a line costs at least kLineCost)
+  SteadyTime refilled = std::chrono::steady_clock::now();
+  std::optional<SteadyTime> paused_until;
+
+  void refill(SteadyTime now) {
+    budget = std::min(kBurstBytes, budget + kBytesPerSecond * std::chrono::duration<double>(now - refilled).count());
+    refilled = now;
+  }
 };
 
 OutputPump::OutputPump(NativeHandle read_end, std::shared_ptr<log::File> file)
-    : impl_(new Impl{read_end, LineWriter(std::move(file))}) {}
+    : impl_(new Impl(read_end, LineWriter(std::move(file)))) {}
 
 OutputPump::~OutputPump() {
+  if (impl_->loop != nullptr) impl_->loop->unwatch_readable(impl_->read_end);
   flush();
   close_handle(impl_->read_end);
 }
 
 NativeHandle OutputPump::handle() const { return impl_->read_end; }
 
-bool OutputPump::drain() { return read_up_to(kReadPerWake); }
+void OutputPump::attach(EventLoop& loop) {
+  impl_->loop = &loop;
+  if (!impl_->paused_until) loop.watch_readable(impl_->read_end);
+}
+
+std::optional<SteadyTime> OutputPump::deadline() const { return impl_->paused_until; }
+
+void OutputPump::on_deadline(SteadyTime now) {
+  if (!impl_->paused_until || now < *impl_->paused_until) return;
+  impl_->paused_until.reset();
+  if (impl_->loop != nullptr) impl_->loop->watch_readable(impl_->read_end);
+}
+
+bool OutputPump::drain() {
+  if (impl_->paused_until) return true;
+  const auto now = std::chrono::steady_clock::now();
+  impl_->refill(now);
+  const bool open = read_up_to(kReadPerWake);
+  if (impl_->budget <= 0 && open && impl_->loop != nullptr) {
+    // Over the rate: the pipe fills and the program waits on it until the budget is back.
+    const double wait_s = (kResumeBytes - impl_->budget) / kBytesPerSecond;
+    impl_->paused_until = now + std::chrono::duration_cast<SteadyTime::duration>(std::chrono::duration<double>(wait_s));
+    impl_->loop->unwatch_readable(impl_->read_end);
+  }
+  return open;
+}
 
 bool OutputPump::drain_rest() { return read_up_to(kReadAtEnd); }
 
@@ -59,6 +96,11 @@ bool OutputPump::read_up_to(std::size_t max_bytes) {
     if (n > 0) {
       impl_->lines.append(buf, static_cast<std::size_t>(n));
       done += static_cast<std::size_t>(n);
+      std::size_t newlines = 0;
+      for (const char* p = buf; (p = static_cast<const char*>(std::memchr(p, '\n', buf + n - p))) != nullptr; ++p) {
+        ++newlines;
+      }
+      impl_->budget -= static_cast<double>(n) + kLineCost * static_cast<double>(newlines);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;

@@ -288,6 +288,9 @@ std::vector<std::vector<ProcessInfo>> processes_holding(const std::vector<std::s
 
 bool can_see_file_holders() { return true; }
 
+std::string holder_search_hint(const std::string& path) { return "handle.exe -nobanner \"" + path + "\""; }
+std::string superuser_name() { return "an administrator"; }
+
 void adopt_orphaned_descendants() {}  // the job object keeps them (and kills them on close)
 
 bool has_child_processes() {

@@ -1,5 +1,8 @@
 // The Windows parts of supervision.hpp: output pipes, read by a thread each (anonymous pipes
 // cannot be waited on), which writes whole lines to the program's log file.
+#include <algorithm>
+#include <chrono>
+
 #include "line_writer.hpp"
 #include "qc/supervision.hpp"
 #include "win32_util.hpp"
@@ -27,7 +30,18 @@ struct OutputPump::Impl {
     auto* impl = static_cast<Impl*>(context);
     char buf[16384];
     DWORD n = 0;
-    while (ReadFile(impl->read_end, buf, sizeof buf, &n, nullptr) && n > 0) impl->lines.append(buf, n);
+    double budget = kBurstBytes;  // a token bucket, as on POSIX: a fast writer waits on its pipe
+    auto refilled = std::chrono::steady_clock::now();
+    while (ReadFile(impl->read_end, buf, sizeof buf, &n, nullptr) && n > 0) {
+      impl->lines.append(buf, n);
+      std::size_t newlines = 0;
+      for (DWORD i = 0; i < n; ++i) newlines += buf[i] == '\n';
+      budget -= static_cast<double>(n) + kLineCost * static_cast<double>(newlines);
+      const auto now = std::chrono::steady_clock::now();
+      budget = std::min(kBurstBytes, budget + kBytesPerSecond * std::chrono::duration<double>(now - refilled).count());
+      refilled = now;
+      if (budget < 0) Sleep(static_cast<DWORD>((kResumeBytes - budget) / kBytesPerSecond * 1000) + 1);
+    }
     impl->lines.flush();  // end of file: every writer is gone
     return 0;
   }
@@ -44,6 +58,10 @@ OutputPump::~OutputPump() {
 }
 
 NativeHandle OutputPump::handle() const { return kInvalidHandle; }  // the thread reads
+
+void OutputPump::attach(EventLoop&) {}
+std::optional<SteadyTime> OutputPump::deadline() const { return std::nullopt; }
+void OutputPump::on_deadline(SteadyTime) {}
 
 bool OutputPump::drain() { return true; }
 bool OutputPump::drain_rest() { return true; }
