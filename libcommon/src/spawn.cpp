@@ -10,15 +10,6 @@ std::string ExitStatus::describe() const {
   return "exited with status " + std::to_string(code);
 }
 
-std::int32_t program_stop_token(const std::string& program) {
-  std::uint32_t hash = 2166136261u;
-  for (unsigned char c : program) {
-    hash ^= c;
-    hash *= 16777619u;
-  }
-  return static_cast<std::int32_t>(hash & 0x7fffffff);
-}
-
 bool is_transient_spawn_error(const Error& error) {
   return error.sys_errno == EAGAIN || error.sys_errno == ENOMEM;
 }

@@ -10,6 +10,7 @@
 #include "qc/native_handle.hpp"
 #include "qc/process.hpp"
 #include "qc/result.hpp"
+#include "qc/stop.hpp"
 
 namespace qc {
 
@@ -78,24 +79,5 @@ int exit_code_for_spawn_error(const Error& error);
 // A start that failed for lack of processes or memory (EAGAIN, ENOMEM: the process limit was
 // reached for a moment), not because of the command: worth another try after a backoff.
 bool is_transient_spawn_error(const Error& error);
-
-// Signals numbered as on Linux, named so that callers need no OS header.
-enum class Signal { kInterrupt, kTerminate, kHangup, kQuit, kUser1, kUser2, kKill };
-int signal_number(Signal signal);
-std::string signal_name(int number);  // "SIGTERM"
-
-// Sends `signal` to the child (or its whole process group).
-Status send_signal(const Child& child, Signal signal, bool whole_group);
-
-// Sends `signal` to a process we did not start, only if it still is `id` (same start token).
-// Returns false when the process is gone or is another process now.
-Result<bool> signal_process_if_same(const ProcessId& id, Signal signal, bool whole_group);
-
-// Asks the supervisor `id` (qc-launch) to stop one of its programs for good: SIGUSR2 with
-// program_stop_token(NAME) as its value (POSIX: sigqueue). False when `id` is gone.
-Result<bool> request_program_stop(const ProcessId& id, const std::string& program);
-
-// The token that names a program in a stop request (FNV-1a of the name, 31 bits).
-std::int32_t program_stop_token(const std::string& program);
 
 }  // namespace qc
