@@ -124,8 +124,8 @@ class Orchestrator {
   LaunchPlan plan_;
   LockRecord own_record_;
   std::optional<HeldLock> own_lock_;
+  std::optional<EventLoop> loop_;  // before programs_: their output pumps unwatch it as they go
   std::vector<Program> programs_;
-  std::optional<EventLoop> loop_;
   std::unique_ptr<ChildProcesses> children_;
   LogEventWriter log_events_;
   JsonEventWriter json_events_{std::cout};

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config.hpp"
+#include "plan.hpp"
 #include "qc/exit_codes.hpp"
 #include "qc/lock.hpp"
 #include "qc/lock_table.hpp"
@@ -23,313 +24,17 @@
 namespace qc::shutdown_tool {
 namespace {
 
-// How a target is asked to stop, in the order the requests go out.
-enum class Kind {
-  kOrchestrator,  // qc-launch: stops its programs itself, in reverse order
-  kSupervisor,    // qc-run: stops its command itself
-  kProgram,       // one program of a live qc-launch: asked through a stop request
-  kWrapper,       // qc-lock: passes SIGTERM on to its command
-  kOrphan,        // a command whose wrapper is gone
-  kLegacy,        // a process_lock.py holder
-  kUnmanaged,     // --match
-};
-
-// One process to wait for. `signalled` says whether we asked it directly.
-struct Member {
-  Member(ProcessId id_, std::string role_, bool group_, std::string name_ = "", std::string command_ = "",
-         std::optional<std::string> account_ = std::nullopt)
-      : id(id_), role(std::move(role_)), group(group_), name(std::move(name_)),
-        command(std::move(command_)), account(std::move(account_)) {}
-  ProcessId id;
-  std::string role;  // "qc-launch", "qc-run", "qc-lock", "program", "command", "legacy", "unmanaged"
-  bool group = false;  // a process-group leader: its group goes with it
-  bool kill_group = false;  // at the deadline, kill its group too (a qc-lock leading a job)
-  std::string name;     // a program's own name, command and account (else the target's)
-  std::string command;
-  std::optional<std::string> account;
-  bool signalled = false;
-  bool killed = false;
-  std::string how;     // exited, terminated, killed, survived
-  int kill_errno = 0;
-};
-
-struct Target {
-  Kind kind;
-  std::string name;
-  std::optional<std::string> account;
-  std::string command;
-  std::optional<ProcessId> supervisor;  // kProgram: the qc-launch to ask
-  std::vector<Member> members;          // members[0] is the one asked (not for kProgram)
-  std::vector<std::string> lock_files;
-};
-
-bool selected(const std::vector<std::string>& globs, const std::string& name) {
-  if (globs.empty()) return true;
-  return std::any_of(globs.begin(), globs.end(), [&](const auto& g) { return glob_match(g, name); });
-}
-
-std::optional<ProcessId> running_child(const LockRecord& r) {
-  auto child = r.child();
-  if (child && is_running(*child)) return child;
-  return std::nullopt;
-}
-
-bool is_group_leader_tool(const std::string& tool) { return tool == "qc-run" || tool == "qc-launch"; }
-
-// The qc-launch process's own lock is the one whose recorded command is its own command line.
-bool is_own_lock(const LockEntry* e) {
-  auto info = inspect_process(e->record->pid, true);
-  return info && info->command_line == e->record->command;
-}
-
-// What holds each lock file, by PID, found by the open file itself (docs/qc-shutdown.md).
-using Holders = std::vector<std::vector<ProcessInfo>>;
-
-bool holds(const std::vector<ProcessInfo>& holders, Pid pid) {
-  return std::any_of(holders.begin(), holders.end(), [pid](const ProcessInfo& p) { return p.pid == pid; });
-}
-
-struct Plan {
-  std::vector<Target> targets;
-  std::vector<LockEntry> stale;        // files to remove
-  std::vector<std::string> unknown;    // held by something we cannot name
-  std::vector<std::string> unmatched;  // names that matched nothing
-};
-
-// A record is only a claim: anyone who can write the lock directory can name any PID in it.
-// A process is signalled only when the OS confirms it: it has the lock file open (Linux
-// /proc/PID/fd), or it is the recorded command and a child of a confirmed wrapper (a command
-// may close the inherited descriptor), or it is a legacy holder by is_live_legacy_holder.
-// Never PID 1 or ourselves, and never another user's process unless we are root. Processes
-// that hold a planned lock file but are in no record (a launcher's leftover, a double-forked
-// daemon, the holder of an unreadable record) join the plan: they hold the name.
-void confirm_holders(Plan& plan) {
-  std::vector<std::string> files;
-  for (const auto& t : plan.targets) files.insert(files.end(), t.lock_files.begin(), t.lock_files.end());
-  if (files.empty() || !can_see_file_holders()) {
-    for (auto& t : plan.targets) {
-      if (t.kind == Kind::kOrphan && t.members.empty()) plan.unknown.push_back(t.name);
-    }
-    plan.targets.erase(std::remove_if(plan.targets.begin(), plan.targets.end(),
-                                      [](const Target& t) { return t.kind == Kind::kOrphan && t.members.empty(); }),
-                       plan.targets.end());
-    return;
-  }
-  const Holders held = processes_holding(files);
-  const Pid self = current_process().pid;
-  std::size_t next_file = 0;
-  std::vector<Target> kept;
-  for (auto& t : plan.targets) {
-    std::vector<ProcessInfo> holding;
-    std::vector<std::string> held_name;  // the name whose file each holder has open
-    for (std::size_t i = 0; i < t.lock_files.size(); ++i) {
-      const auto& h = held[next_file++];
-      holding.insert(holding.end(), h.begin(), h.end());
-      std::string name = std::filesystem::path(t.lock_files[i]).filename().string();
-      name.resize(name.size() - std::char_traits<char>::length(kLockSuffix));
-      held_name.insert(held_name.end(), h.size(), name);
-    }
-    // The supervisor asked to stop one program must hold that program's lock.
-    if (t.kind == Kind::kProgram && !holds(holding, t.supervisor->pid)) {
-      log::warn("not asking PID {} to stop {}: it does not hold {} (a forged or outdated record)",
-                t.supervisor->pid, t.name, t.lock_files.front());
-      t.kind = Kind::kOrphan;  // whatever really holds it is found below
-      t.supervisor.reset();
-      t.members.clear();
-    }
-    // A wrapper that holds the lock vouches for its recorded command, which may have closed
-    // its copy of the descriptor.
-    std::optional<Pid> wrapper;
-    if (t.kind == Kind::kProgram) {
-      wrapper = t.supervisor->pid;
-    } else if (!t.members.empty() && t.members[0].role != "legacy" && holds(holding, t.members[0].id.pid)) {
-      wrapper = t.members[0].id.pid;
-    }
-    std::vector<Member> confirmed;
-    for (auto& m : t.members) {
-      const auto info = inspect_process(m.id.pid);
-      if (!info || !info->running || info->start != m.id.start) continue;  // gone already
-      std::string refusal;
-      if (m.id.pid <= 1 || m.id.pid == self) {
-        refusal = "it is PID 1 or qc-shutdown itself";
-      } else if (!running_as_root() && info->uid >= 0 && info->uid != current_uid()) {
-        refusal = "it belongs to another user (uid " + std::to_string(info->uid) + ")";
-      } else if (m.role == "legacy") {
-        // confirmed by is_live_legacy_holder when the table was read
-      } else if (!holds(holding, m.id.pid) && !(wrapper && info->parent == *wrapper)) {
-        refusal = "it does not hold " + t.lock_files.front() + " (a forged or outdated record)";
-      }
-      if (!refusal.empty()) {
-        log::warn("not stopping PID {} named by {}: {}", m.id.pid, t.name, refusal);
-        continue;
-      }
-      confirmed.push_back(std::move(m));
-    }
-    t.members = std::move(confirmed);
-    // Process groups that go with a member already: a holder inside one needs no request.
-    std::vector<Pid> covered_groups;
-    for (const auto& m : t.members) {
-      if (m.group) covered_groups.push_back(m.id.pid);
-      if (m.kill_group) {
-        if (auto info = inspect_process(m.id.pid)) covered_groups.push_back(info->group);
-      }
-    }
-    for (std::size_t i = 0; i < holding.size(); ++i) {  // holders in no record
-      const ProcessInfo& h = holding[i];
-      const bool known = std::any_of(t.members.begin(), t.members.end(),
-                                     [&](const Member& m) { return m.id.pid == h.pid; }) ||
-                         (t.supervisor && t.supervisor->pid == h.pid);
-      const bool covered = std::find(covered_groups.begin(), covered_groups.end(), h.group) != covered_groups.end();
-      const bool refused = h.pid <= 1 || h.pid == self ||
-                           (!running_as_root() && h.uid >= 0 && h.uid != current_uid());
-      if (known || covered || refused) continue;
-      t.members.push_back({ProcessId{h.pid, h.start}, "holder", false, held_name[i],
-                           h.command_line.empty() ? h.name : join_command(h.command_line)});
-    }
-    if (t.members.empty() && t.kind != Kind::kProgram) {
-      // Whatever held it has exited since the table was read: a stale file now, or a holder
-      // we cannot see (another user's process, as a non-root user).
-      for (const auto& file : t.lock_files) {
-        auto probe = probe_lock(file);
-        if (probe && *probe == LockProbe::kHeld) {
-          plan.unknown.push_back(t.name);
-        } else {
-          LockEntry gone;
-          gone.name = t.name;
-          gone.lock_file = file;
-          plan.stale.push_back(std::move(gone));
-        }
-      }
-      continue;
-    }
-    kept.push_back(std::move(t));
-  }
-  plan.targets = std::move(kept);
-}
-
 Result<Plan> make_plan(const Options& o, const std::string& dir) {
   auto table = read_lock_directory(dir);
   if (!table) return table.error();
   for (const auto& problem : table->problems) log::warn("{}", problem);
-  Plan plan;
-  for (const auto& glob : o.names) {
-    const bool any = std::any_of(table->entries.begin(), table->entries.end(),
-                                 [&](const LockEntry& e) { return glob_match(glob, e.name); });
-    if (!any) plan.unmatched.push_back(glob);
-  }
-
-  // Group the held entries by the live wrapper holding them.
-  struct Holder {
-    LockRecord record;
-    std::vector<const LockEntry*> entries;
-  };
-  std::vector<Holder> holders;
-  for (const auto& e : table->entries) {
-    if (!selected(o.names, e.name) && e.state != EntryState::kRunning) {
-      continue;  // a wrapper's other names are looked at below
-    }
-    switch (e.state) {
-      case EntryState::kStale:
-        plan.stale.push_back(e);
-        break;
-      case EntryState::kLegacy: {
-        Target t{Kind::kLegacy, e.name, e.record->account, "", {}, {}, {e.lock_file}};
-        t.members.push_back({ProcessId{e.record->pid, 0}, "legacy", false});
-        if (auto info = inspect_process(e.record->pid, true)) {
-          t.members[0].id.start = info->start;
-          t.command = join_command(info->command_line);
-        }
-        plan.targets.push_back(std::move(t));
-        break;
-      }
-      case EntryState::kOrphaned: {
-        auto child = e.record ? running_child(*e.record) : std::nullopt;
-        if (!child) {  // found below by its open lock file, if it can be
-          Target t{Kind::kOrphan, e.name, e.record ? e.record->account : std::nullopt,
-                   e.record ? join_command(e.record->command) : "", {}, {}, {e.lock_file}};
-          plan.targets.push_back(std::move(t));
-          break;
-        }
-        Target t{Kind::kOrphan, e.name, e.record->account, join_command(e.record->command), {}, {}, {e.lock_file}};
-        t.members.push_back({*child, "command", is_group_leader_tool(e.record->tool)});
-        plan.targets.push_back(std::move(t));
-        break;
-      }
-      case EntryState::kRunning: {
-        if (!e.record || e.record->legacy) {  // no usable record: found by its open lock file
-          if (selected(o.names, e.name)) {
-            plan.targets.push_back(Target{Kind::kOrphan, e.name, std::nullopt, "", {}, {}, {e.lock_file}});
-          }
-          break;
-        }
-        auto it = std::find_if(holders.begin(), holders.end(), [&](const Holder& h) {
-          return h.record.holder() == e.record->holder();
-        });
-        if (it == holders.end()) {
-          holders.push_back({*e.record, {}});
-          it = holders.end() - 1;
-        }
-        it->entries.push_back(&e);
-        break;
-      }
-      default:
-        break;
-    }
-  }
-
-  for (const auto& h : holders) {
-    const std::string& tool = h.record.tool;
-    const ProcessId wrapper = h.record.holder();
-    std::vector<const LockEntry*> named;
-    for (const auto* e : h.entries) {
-      if (selected(o.names, e->name)) named.push_back(e);
-    }
-    if (named.empty()) continue;
-    if (tool == "qc-launch") {
-      const bool whole = o.names.empty() || std::any_of(named.begin(), named.end(), is_own_lock);
-      if (whole) {
-        const auto own = std::find_if(h.entries.begin(), h.entries.end(), is_own_lock);
-        Target t{Kind::kOrchestrator, own != h.entries.end() ? (*own)->name : h.record.name, std::nullopt,
-                 own != h.entries.end() ? join_command((*own)->record->command) : "qc-launch", {}, {}, {}};
-        t.members.push_back({wrapper, "qc-launch", false});
-        for (const auto* e : h.entries) {
-          t.lock_files.push_back(e->lock_file);
-          if (auto child = running_child(*e->record)) {
-            t.members.push_back({*child, "program", true, e->name, join_command(e->record->command),
-                                 e->record->account});
-          }
-        }
-        plan.targets.push_back(std::move(t));
-      } else {
-        for (const auto* e : named) {
-          Target t{Kind::kProgram, e->name, e->record->account, join_command(e->record->command), wrapper, {}, {e->lock_file}};
-          if (auto child = running_child(*e->record)) t.members.push_back({*child, "program", true});
-          plan.targets.push_back(std::move(t));
-        }
-      }
-      continue;
-    }
-    const auto* e = named.front();
-    Target t{tool == "qc-run" ? Kind::kSupervisor : Kind::kWrapper, e->name, e->record->account,
-             join_command(e->record->command), {}, {}, {e->lock_file}};
-    t.members.push_back({wrapper, tool.empty() ? "wrapper" : tool, false});
-    t.members.back().kill_group = tool == "qc-lock";  // its command and the command's children
-    if (auto child = running_child(*e->record)) {
-      t.members.push_back({*child, "command", tool == "qc-run"});
-    }
-    plan.targets.push_back(std::move(t));
-  }
-
-  confirm_holders(plan);
+  Plan plan = plan_shutdown(*table, o.names, SystemProcessView());
+  for (const auto& refusal : plan.refusals) log::warn("{}", refusal);
 
   if (o.match) {
     auto rows = scan_unmanaged(*o.match, table->entries);
     if (!rows) return Error{"--match: " + rows.error().message, EINVAL};
-    for (auto& row : *rows) {
-      Target t{Kind::kUnmanaged, row.name, std::nullopt, join_command(row.process->command_line), {}, {}, {}};
-      t.members.push_back({ProcessId{row.process->pid, row.process->start}, "unmanaged", false});
-      plan.targets.push_back(std::move(t));
-    }
+    for (const auto& row : *rows) add_unmanaged(plan, row.name, std::nullopt, *row.process);
   }
   if (o.config) {
     auto loaded = launch::load_launch_plan(*o.config, {});
@@ -340,29 +45,12 @@ Result<Plan> make_plan(const Options& o, const std::string& dir) {
     std::vector<std::vector<std::string>> commands;
     for (const auto& p : programs) commands.push_back(p.spec.command);
     const auto copies = unmanaged_copies(commands);
-    std::vector<Pid> seen;
-    for (const auto& t : plan.targets) {
-      for (const auto& m : t.members) seen.push_back(m.id.pid);
-    }
     for (std::size_t i = 0; i < programs.size(); ++i) {
-      for (const auto& c : copies[i]) {
-        if (std::find(seen.begin(), seen.end(), c.pid) != seen.end()) continue;
-        seen.push_back(c.pid);
-        Target t{Kind::kUnmanaged, programs[i].spec.name, programs[i].spec.account, join_command(c.command_line), {}, {}, {}};
-        t.members.push_back({ProcessId{c.pid, c.start}, "unmanaged", false});
-        plan.targets.push_back(std::move(t));
-      }
+      for (const auto& c : copies[i]) add_unmanaged(plan, programs[i].spec.name, programs[i].spec.account, c);
     }
   }
-  std::stable_sort(plan.targets.begin(), plan.targets.end(),
-                   [](const Target& a, const Target& b) { return a.kind < b.kind; });
+  order_targets(plan);
   return plan;
-}
-
-std::size_t process_count(const Plan& plan) {
-  std::size_t n = 0;
-  for (const auto& t : plan.targets) n += t.members.size();
-  return n;
 }
 
 const std::string& name_of(const Target& t, const Member& m) { return m.name.empty() ? t.name : m.name; }
