@@ -7,7 +7,7 @@
 #include <variant>
 #include <vector>
 
-#include "qc/supervisor.hpp"
+#include "qc/program_supervisor.hpp"
 
 namespace qc::launch {
 

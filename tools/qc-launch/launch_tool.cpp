@@ -9,13 +9,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "qc/engine.hpp"
 #include "qc/exit_codes.hpp"
 #include "qc/guardian.hpp"
 #include "qc/lock_record.hpp"
 #include "qc/lock_table.hpp"
 #include "qc/names.hpp"
 #include "qc/net.hpp"
-#include "qc/supervision.hpp"
+#include "qc/supervision_io.hpp"
 #include "qc/text.hpp"
 #include "readiness.hpp"
 
@@ -94,13 +95,12 @@ struct Program {
   NativeHandle output = kInvalidHandle;
   std::unique_ptr<LockRecordUpdater> record;
   FanoutSink sink;
-  std::unique_ptr<ProgramSupervisor> supervisor;
-  bool started = false;
-  bool stop_sent = false;
   bool lock_lost = false;  // another process took its name: stopped for good
 };
 
-class Orchestrator {
+// The tool around the engine: locks, output, readiness probes, status reports, the event
+// loop. What starts when, and what stops in which order, is the engine's (qc/engine.hpp).
+class Orchestrator : private EngineHost {
  public:
   Orchestrator(const Options& options, LaunchPlan plan) : o_(options), plan_(std::move(plan)) {}
   int run();
@@ -110,15 +110,19 @@ class Orchestrator {
                         const std::optional<std::string>& account) const;
   int take_locks();
   int set_up_programs();
-  void start_next(SteadyTime now);
   void on_probe(SteadyTime now);
-  void begin_stop(int exit_code, const std::string& why);
-  void advance_stop(SteadyTime now);
   void report_status();
   void stop_one(std::int32_t token, SteadyTime now);
   std::optional<SteadyTime> next_deadline() const;
   void verify_locks(SteadyTime now);
-  bool everything_finished() const;
+
+  // EngineHost
+  std::optional<std::string> refuse_start(std::size_t index) override;
+  Status begin_ready_check(std::size_t index, double timeout_s, SteadyTime now) override;
+  void cancel_ready_check() override;
+  void ready_without_check(std::size_t index) override;
+  void program_done(std::size_t index) override;
+  void note(bool error, const std::string& text) override;
 
   const Options& o_;
   LaunchPlan plan_;
@@ -129,16 +133,9 @@ class Orchestrator {
   std::unique_ptr<ChildProcesses> children_;
   LogEventWriter log_events_;
   JsonEventWriter json_events_{std::cout};
+  std::unique_ptr<SupervisionEngine> engine_;
 
-  std::size_t next_ = 0;                  // the next program to start
-  std::optional<SteadyTime> start_at_;    // when it may start (start_delay_s)
-  std::unique_ptr<ReadinessProbe> probe_;  // the readiness check of program next_ - 1
-  std::optional<SteadyTime> probe_failed_at_;
-  SteadyTime probe_deadline_{};  // when the readiness check of program next_ - 1 times out
-  bool stopping_ = false;
-  bool killing_ = false;
-  int stop_cursor_ = -1;  // stopping: the program being stopped, counting down
-  int exit_code_ = exit_code::kOk;
+  std::unique_ptr<ReadinessProbe> probe_;  // the ready check the engine asked for
   SteadyTime next_status_{};
 };
 
@@ -227,145 +224,95 @@ int Orchestrator::set_up_programs() {
     p.sink.add(p.record.get());
     p.sink.add(&log_events_);
     if (o_.json) p.sink.add(&json_events_);
-    p.supervisor = std::make_unique<ProgramSupervisor>(p.plan.spec, *children_, p.sink);
   }
+  std::vector<EngineProgram> programs;
+  for (auto& p : programs_) {
+    programs.push_back({p.plan.spec, p.plan.start_delay_s, p.plan.ready.timeout_s, ready_text(p.plan.ready), &p.sink});
+  }
+  engine_ = std::make_unique<SupervisionEngine>(std::move(programs), *children_, static_cast<EngineHost&>(*this));
   return exit_code::kOk;
 }
 
-void Orchestrator::start_next(SteadyTime now) {
-  if (stopping_ || probe_ || next_ >= programs_.size()) return;
-  if (!start_at_) start_at_ = now + std::chrono::duration_cast<Clock::duration>(
-                                        std::chrono::duration<double>(programs_[next_].plan.start_delay_s));
-  if (now < *start_at_) return;
-  start_at_.reset();
-  Program& p = programs_[next_++];
-  p.started = true;
-  if (p.supervisor->finished()) return start_next(now);  // stopped on request before its turn
-  if (auto taken = ready_target_taken(p.plan.ready)) {
-    const std::string what = p.plan.spec.name + "'s ready check " + ready_text(p.plan.ready) +
-                             " already answers before " + p.plan.spec.name + " starts (" + *taken +
-                             "): another process listens there";
-    if (p.plan.ready.kind == ReadySpec::Kind::kTcp) {
-      // A connect cannot tell whose listener answered: readiness cannot be observed.
-      begin_stop(exit_code::kNo, what + ", so a connect cannot tell whether " + p.plan.spec.name +
-                                     " is ready; stop that process or change \"ready\"");
-      return;
-    }
-    // A heartbeat must still say SUCCESS, and only while the program itself runs.
-    log::warn("{}; an answer counts only while {} runs", what, p.plan.spec.name);
+// A ready target that answers before its program starts could pass a check on someone else's
+// listener.
+std::optional<std::string> Orchestrator::refuse_start(std::size_t index) {
+  const PlannedProgram& plan = programs_[index].plan;
+  auto taken = ready_target_taken(plan.ready);
+  if (!taken) return std::nullopt;
+  const std::string what = plan.spec.name + "'s ready check " + ready_text(plan.ready) + " already answers before " +
+                           plan.spec.name + " starts (" + *taken + "): another process listens there";
+  if (plan.ready.kind == ReadySpec::Kind::kTcp) {
+    // A connect cannot tell whose listener answered: readiness cannot be observed.
+    return what + ", so a connect cannot tell whether " + plan.spec.name + " is ready; stop that process or change \"ready\"";
   }
-  p.supervisor->start(now);
-  if (p.supervisor->gave_up()) {
-    begin_stop(exit_code::kNo, "cannot start " + p.plan.spec.name);
-    return;
-  }
-  if (p.plan.ready.kind == ReadySpec::Kind::kNone) {
-    if (o_.json) {
-      SupervisorEvent e;
-      e.event = "ready";
-      e.name = p.plan.spec.name;
-      if (auto proc = p.supervisor->process()) e.pid = proc->pid;
-      e.restarts = p.supervisor->restarts();
-      json_events_.emit(e);
-    }
-    return start_next(now);
-  }
-  auto probe = ReadinessProbe::start(p.plan.ready);
-  if (!probe) {
-    begin_stop(exit_code::kNo, "cannot check " + p.plan.spec.name + ": " + probe.error().message);
-    return;
-  }
+  // A heartbeat must still say SUCCESS, and only while the program itself runs.
+  log::warn("{}; an answer counts only while {} runs", what, plan.spec.name);
+  return std::nullopt;
+}
+
+Status Orchestrator::begin_ready_check(std::size_t index, double timeout_s, SteadyTime) {
+  ReadySpec check = programs_[index].plan.ready;
+  const bool again = check.timeout_s != timeout_s;
+  check.timeout_s = timeout_s;
+  auto probe = ReadinessProbe::start(check);
+  if (!probe) return probe.error();
   probe_ = std::move(*probe);
-  probe_deadline_ = now + std::chrono::duration_cast<Clock::duration>(
-                              std::chrono::duration<double>(p.plan.ready.timeout_s));
   loop_->watch_readable(probe_->wake_handle());
-  log::info("waiting for {} to be ready ({}, up to {}s)", p.plan.spec.name, ready_text(p.plan.ready),
-            p.plan.ready.timeout_s);
+  if (!again) {
+    log::info("waiting for {} to be ready ({}, up to {}s)", programs_[index].plan.spec.name, ready_text(check),
+              timeout_s);
+  }
+  return {};
+}
+
+void Orchestrator::cancel_ready_check() {
+  if (!probe_) return;
+  loop_->unwatch_readable(probe_->wake_handle());
+  probe_.reset();
+}
+
+void Orchestrator::ready_without_check(std::size_t index) {
+  if (!o_.json) return;
+  SupervisorEvent e;
+  e.event = "ready";
+  e.name = programs_[index].plan.spec.name;
+  if (auto proc = engine_->program(index).process()) e.pid = proc->pid;
+  e.restarts = engine_->program(index).restarts();
+  json_events_.emit(e);
+}
+
+void Orchestrator::program_done(std::size_t index) {
+  Program& p = programs_[index];
+  if (p.pump) p.pump->drain_rest();
+  if (p.lock) {
+    if (Status s = p.lock->release(); !s) log::warn("{}", s.error().message);
+    p.lock.reset();
+  }
+}
+
+void Orchestrator::note(bool error, const std::string& text) {
+  if (error) {
+    log::error("{}", text);
+  } else {
+    log::info("{}", text);
+  }
 }
 
 void Orchestrator::on_probe(SteadyTime now) {
   if (!probe_) return;
   auto outcome = probe_->outcome();
   if (!outcome) return;
-  Program& p = programs_[next_ - 1];
-  loop_->unwatch_readable(probe_->wake_handle());
   const std::string failure = probe_->last_failure();
-  probe_.reset();
-  if (*outcome && !p.supervisor->process()) {
-    // An answer while the program is not running (it crashed, a restart is pending) is not
-    // its answer: look again for what is left of the timeout.
-    const double left_s = std::chrono::duration<double>(probe_deadline_ - now).count();
-    if (left_s > 0) {
-      ReadySpec again = p.plan.ready;
-      again.timeout_s = left_s;
-      if (auto probe = ReadinessProbe::start(again)) {
-        probe_ = std::move(*probe);
-        loop_->watch_readable(probe_->wake_handle());
-        return;
-      }
-    }
-    begin_stop(exit_code::kNo, p.plan.spec.name + " was not ready within " +
-                                   log::format("{}", {p.plan.ready.timeout_s}) + "s (" +
-                                   ready_text(p.plan.ready) + " answered while it was not running)");
-    return;
-  }
-  if (*outcome) {
-    p.supervisor->mark_ready(now);
-    start_next(now);
-  } else {
-    begin_stop(exit_code::kNo, p.plan.spec.name + " was not ready within " +
-                                   log::format("{}", {p.plan.ready.timeout_s}) + "s (" +
-                                   ready_text(p.plan.ready) + ": " + failure + ")");
-  }
-}
-
-// Stops programs in reverse start order, each within its stop timeout.
-void Orchestrator::begin_stop(int exit_code, const std::string& why) {
-  if (stopping_) return;
-  stopping_ = true;
-  exit_code_ = exit_code;
-  if (exit_code == exit_code::kOk) {
-    log::info("{}", why);
-  } else {
-    log::error("{}; stopping what was started", why);
-  }
-  probe_.reset();
-  for (auto& p : programs_) {
-    if (p.started) p.supervisor->no_more_restarts();
-  }
-  stop_cursor_ = static_cast<int>(next_) - 1;
-}
-
-void Orchestrator::advance_stop(SteadyTime now) {
-  while (stop_cursor_ >= 0) {
-    Program& p = programs_[static_cast<std::size_t>(stop_cursor_)];
-    if (!p.started || p.supervisor->finished()) {
-      if (p.pump) p.pump->drain_rest();
-      if (p.lock) {
-        if (Status s = p.lock->release(); !s) log::warn("{}", s.error().message);
-        p.lock.reset();
-      }
-      --stop_cursor_;
-      continue;
-    }
-    if (!p.stop_sent) {
-      p.stop_sent = true;
-      p.supervisor->stop(Signal::kTerminate, now);
-      if (killing_) p.supervisor->kill_now();
-      continue;  // it may have been finished at once (it was waiting to restart)
-    }
-    return;  // wait for its exit or its stop timeout
-  }
+  cancel_ready_check();
+  engine_->on_ready_result(*outcome, failure, now);
 }
 
 // qc-shutdown NAME: stop that program for good (no restart) and give its name back.
 void Orchestrator::stop_one(std::int32_t token, SteadyTime now) {
-  for (auto& p : programs_) {
-    if (program_stop_token(p.plan.spec.name) != token) continue;
-    log::info("stopping {} on request; the others run on", p.plan.spec.name);
-    p.supervisor->no_more_restarts();  // also when it has not started yet: it never will
-    p.supervisor->stop(Signal::kTerminate, now);
-    p.stop_sent = true;
+  for (std::size_t i = 0; i < programs_.size(); ++i) {
+    if (program_stop_token(programs_[i].plan.spec.name) != token) continue;
+    log::info("stopping {} on request; the others run on", programs_[i].plan.spec.name);
+    engine_->stop_for_good(i, now);
     return;
   }
   log::warn("a stop request named no program of {} (token {})", plan_.name, token);
@@ -379,32 +326,33 @@ void Orchestrator::verify_locks(SteadyTime now) {
   FanoutSink to_people;
   to_people.add(&log_events_);
   if (o_.json) to_people.add(&json_events_);
-  if (own_lock_ && !stopping_) {
+  if (own_lock_ && !engine_->stopping()) {
     const auto verdict = own_lock_->verify_and_restore(own_record_);
     if (verdict.integrity == HeldLock::Integrity::kLost) {
-      begin_stop(exit_code::kLockHeld, "lost " + plan_.name + ": its lock file was removed and " +
-                                           (verdict.taken_by ? describe_conflict(*verdict.taken_by)
-                                                             : std::string("another orchestrator took it")));
+      engine_->stop_all(exit_code::kLockHeld, "lost " + plan_.name + ": its lock file was removed and " +
+                                                  (verdict.taken_by ? describe_conflict(*verdict.taken_by)
+                                                                    : std::string("another orchestrator took it")),
+                        now);
       return;
     }
     if (verdict.integrity == HeldLock::Integrity::kRestored) {
       log::warn("{} was removed or replaced; put back", own_lock_->path());
     }
   }
-  for (auto& p : programs_) {
+  for (std::size_t i = 0; i < programs_.size(); ++i) {
+    Program& p = programs_[i];
     if (!p.lock || !p.record || p.lock_lost) continue;
     if (!p.record->verify(to_people)) continue;
     p.lock_lost = true;
-    p.supervisor->no_more_restarts();
-    p.supervisor->stop(p.plan.spec.stop_signal, now);
-    p.stop_sent = true;
+    engine_->stop_for_good(i, now);
   }
 }
 
 void Orchestrator::report_status() {
   const auto now = Clock::now();
-  for (const auto& p : programs_) {
-    const auto& sup = *p.supervisor;
+  for (std::size_t i = 0; i < programs_.size(); ++i) {
+    const Program& p = programs_[i];
+    const auto& sup = engine_->program(i);
     const auto process = sup.process();
     std::optional<long long> uptime;
     if (auto started = sup.run_started()) {
@@ -432,23 +380,12 @@ std::optional<SteadyTime> Orchestrator::next_deadline() const {
   auto consider = [&deadline](std::optional<SteadyTime> t) {
     if (t && (!deadline || *t < *deadline)) deadline = t;
   };
+  consider(engine_->next_deadline());
   for (const auto& p : programs_) {
-    consider(p.supervisor->next_deadline());
     if (p.pump) consider(p.pump->deadline());
   }
-  if (!stopping_) {
-    consider(start_at_);
-    if (o_.status_interval_s > 0) consider(next_status_);
-  }
+  if (!engine_->stopping() && o_.status_interval_s > 0) consider(next_status_);
   return deadline;
-}
-
-bool Orchestrator::everything_finished() const {
-  if (next_ < programs_.size() || probe_) return false;
-  for (const auto& p : programs_) {
-    if (!p.supervisor->finished()) return false;
-  }
-  return true;
 }
 
 int Orchestrator::run() {
@@ -488,58 +425,38 @@ int Orchestrator::run() {
   const auto interval = std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(o_.status_interval_s > 0 ? o_.status_interval_s : 0));
   next_status_ = Clock::now() + interval;
-  start_next(Clock::now());
-  for (;;) {
-    if (stopping_) {
-      advance_stop(Clock::now());
-      if (stop_cursor_ < 0) break;
-    } else if (everything_finished()) {
-      bool any_gave_up = false;
-      for (const auto& p : programs_) any_gave_up = any_gave_up || p.supervisor->gave_up();
-      exit_code_ = any_gave_up ? exit_code::kNo : exit_code::kOk;
-      log::info("every program has ended{}", any_gave_up ? "; some gave up" : "");
-      break;
-    }
+  engine_->start(Clock::now());
+  while (!engine_->finished()) {
     auto events = loop_->wait(next_deadline());
     if (!events) {
       log::error("{}", events.error().message);
-      begin_stop(exit_code::kNo, "the event loop failed");
+      engine_->stop_all(exit_code::kNo, "the event loop failed", Clock::now());
       continue;
     }
     const auto now = Clock::now();
     const auto& readable = events->readable;
     if (std::find(readable.begin(), readable.end(), lock_changes) != readable.end()) verify_locks(now);
     for (const auto& exit : events->exits) {
-      for (auto& p : programs_) {
-        auto process = p.supervisor->process();
-        if (!process || process->pid != exit.pid) continue;
-        children_->reaped(exit.pid);
-        p.supervisor->on_exit(exit.status, now);
-        const bool before_ready = probe_ && &p == &programs_[next_ - 1];
-        if (!stopping_ && p.supervisor->gave_up() && before_ready) {
-          begin_stop(exit_code::kNo, p.plan.spec.name + " gave up before it was ready");
-        }
-      }
+      if (!engine_->find(exit.pid)) continue;  // an adopted descendant, or the guardian
+      children_->reaped(exit.pid);
+      engine_->on_exit(exit.pid, exit.status, now);
     }
     for (const auto& s : events->signals) {
       if (s.signal == Signal::kUser2 && s.value) {
-        if (!stopping_) stop_one(*s.value, now);
+        if (!engine_->stopping()) stop_one(*s.value, now);
       } else if (s.signal == Signal::kUser1 || s.signal == Signal::kUser2) {
         report_status();
       } else if (s.signal == Signal::kHangup) {  // a closed terminal or SSH session stops nothing
         log::info("SIGHUP received and ignored: every program runs on (stop with SIGTERM or qc-shutdown)");
-      } else if (!stopping_) {
-        begin_stop(exit_code::kOk, "stopping every program (" + signal_name(s.number) + ")");
-      } else if (!killing_) {
-        killing_ = true;
+      } else if (!engine_->stopping()) {
+        engine_->stop_all(exit_code::kOk, "stopping every program (" + signal_name(s.number) + ")", now);
+      } else if (!engine_->killing()) {
         log::info("stopping now: SIGKILL to every program");
-        for (auto& p : programs_) {
-          if (p.started) p.supervisor->kill_now();
-        }
+        engine_->kill_all();
       }
     }
-    if (probe_) on_probe(now);
-    for (auto& p : programs_) p.supervisor->on_deadline(now);
+    on_probe(now);
+    engine_->on_deadline(now);
     // Output after signals, exits and deadlines, a bounded share per program per wake-up.
     for (NativeHandle h : events->readable) {
       if ((probe_ && h == probe_->wake_handle()) || h == lock_changes) continue;
@@ -550,19 +467,9 @@ int Orchestrator::run() {
     for (auto& p : programs_) {
       if (p.pump) p.pump->on_deadline(now);
     }
-    for (auto& p : programs_) {
-      if (!stopping_ && p.stop_sent && p.supervisor->finished() && p.lock) {
-        if (p.pump) p.pump->drain_rest();
-        if (Status st = p.lock->release(); !st) log::warn("{}", st.error().message);
-        p.lock.reset();
-      }
-    }
-    if (!stopping_) {
-      start_next(now);
-      if (o_.status_interval_s > 0 && now >= next_status_) {
-        report_status();
-        next_status_ = now + interval;
-      }
+    if (!engine_->stopping() && o_.status_interval_s > 0 && now >= next_status_) {
+      report_status();
+      next_status_ = now + interval;
     }
   }
   for (auto& p : programs_) {
@@ -575,7 +482,7 @@ int Orchestrator::run() {
   }
   own_lock_.reset();
   guardian::dismiss();
-  return exit_code_;
+  return engine_->exit_code();
 }
 
 }  // namespace

@@ -11,7 +11,7 @@
 #include "qc/lock_table.hpp"
 #include "qc/log.hpp"
 #include "qc/names.hpp"
-#include "qc/supervision.hpp"
+#include "qc/supervision_io.hpp"
 #include "qc/text.hpp"
 
 namespace qc::lock_tool {

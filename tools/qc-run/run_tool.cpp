@@ -6,10 +6,11 @@
 #include <filesystem>
 #include <iostream>
 
+#include "qc/engine.hpp"
 #include "qc/exit_codes.hpp"
 #include "qc/guardian.hpp"
 #include "qc/names.hpp"
-#include "qc/supervision.hpp"
+#include "qc/supervision_io.hpp"
 
 namespace qc::run_tool {
 namespace {
@@ -105,16 +106,27 @@ int run(const Options& o) {
   sink.add(&log_events);
   if (o.json) sink.add(&json_events);
 
-  ProgramSupervisor supervisor(spec, children, sink);
-  supervisor.start(std::chrono::steady_clock::now());
+  // One program: the engine's start, restart and stop decisions, with nothing to say of its
+  // own (qc-run's messages are the program's events and the lines below).
+  struct QuietHost : EngineHost {
+    std::optional<std::string> refuse_start(std::size_t) override { return std::nullopt; }
+    Status begin_ready_check(std::size_t, double, SteadyTime) override { return {}; }
+    void cancel_ready_check() override {}
+    void ready_without_check(std::size_t) override {}
+    void program_done(std::size_t) override {}
+    void note(bool, const std::string&) override {}
+  } host;
+  SupervisionEngine engine({EngineProgram{spec, 0, 0, "", &sink}}, children, host);
+  const ProgramSupervisor& supervisor = engine.program(0);
+  engine.start(std::chrono::steady_clock::now());
   bool stop_requested = false;
-  while (!supervisor.finished()) {
-    auto deadline = supervisor.next_deadline();
+  while (!engine.finished()) {
+    auto deadline = engine.next_deadline();
     if (pump && pump->deadline() && (!deadline || *pump->deadline() < *deadline)) deadline = pump->deadline();
     auto events = loop->wait(deadline);
     if (!events) {
       log::error("{}", events.error().message);
-      supervisor.kill_now();
+      engine.kill_all();
       continue;
     }
     const auto now = std::chrono::steady_clock::now();
@@ -126,15 +138,13 @@ int run(const Options& o) {
       if (o.json) to_people.add(&json_events);
       if (record_updater.verify(to_people)) {
         lost = true;
-        supervisor.no_more_restarts();
-        supervisor.stop(spec.stop_signal, now);
+        engine.stop_for_good(0, now);
       }
     }
     for (const auto& exit : events->exits) {
-      const auto process = supervisor.process();
-      if (!process || exit.pid != process->pid) continue;
+      if (!engine.find(exit.pid)) continue;  // an adopted descendant, or the guardian
       children.reaped(exit.pid);
-      supervisor.on_exit(exit.status, now);
+      engine.on_exit(exit.pid, exit.status, now);
     }
     for (const auto& s : events->signals) {
       if (s.signal == Signal::kUser1 || s.signal == Signal::kUser2) {
@@ -148,14 +158,14 @@ int run(const Options& o) {
       }
       if (stop_requested) {  // a second request: no more waiting
         log::info("stopping {} now (SIGKILL)", spec.name);
-        supervisor.kill_now();
+        engine.kill_all();
         continue;
       }
       stop_requested = true;
       log::info("stopping {} ({} to its process group)", spec.name, signal_name(signal_number(s.signal)));
-      supervisor.stop(s.signal, now);
+      engine.stop_all(exit_code::kOk, "", now, s.signal);
     }
-    supervisor.on_deadline(std::chrono::steady_clock::now());
+    engine.on_deadline(std::chrono::steady_clock::now());
     // Output last, and a bounded share of it: signals, exits and deadlines come first.
     if (pump && std::find(readable.begin(), readable.end(), pump->handle()) != readable.end()) pump->drain();
     if (pump) pump->on_deadline(now);

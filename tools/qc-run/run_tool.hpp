@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-#include "qc/supervisor.hpp"
+#include "qc/program_supervisor.hpp"
 
 namespace qc::run_tool {
 

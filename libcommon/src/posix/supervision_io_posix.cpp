@@ -1,4 +1,4 @@
-// The POSIX parts of supervision.hpp: non-blocking output pipes.
+// The POSIX parts of supervision_io.hpp: non-blocking output pipes.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "line_writer.hpp"
-#include "qc/supervision.hpp"
+#include "qc/supervision_io.hpp"
 
 namespace qc {
 

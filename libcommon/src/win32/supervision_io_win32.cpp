@@ -1,10 +1,10 @@
-// The Windows parts of supervision.hpp: output pipes, read by a thread each (anonymous pipes
+// The Windows parts of supervision_io.hpp: output pipes, read by a thread each (anonymous pipes
 // cannot be waited on), which writes whole lines to the program's log file.
 #include <algorithm>
 #include <chrono>
 
 #include "line_writer.hpp"
-#include "qc/supervision.hpp"
+#include "qc/supervision_io.hpp"
 #include "win32_util.hpp"
 
 namespace qc {

@@ -1,5 +1,5 @@
 // Starting supervised programs, pumping their output, reporting their events.
-#include "qc/supervision.hpp"
+#include "qc/supervision_io.hpp"
 
 #include <ostream>
 

@@ -1,5 +1,5 @@
-// One program's supervision as a state machine (see supervisor.hpp).
-#include "qc/supervisor.hpp"
+// One program's supervision as a state machine (see program_supervisor.hpp).
+#include "qc/program_supervisor.hpp"
 
 #include <algorithm>
 #include <cmath>

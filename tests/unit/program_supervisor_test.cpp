@@ -1,5 +1,5 @@
 // The supervision state machine with a fake clock and a fake process API: no real process.
-#include "qc/supervisor.hpp"
+#include "qc/program_supervisor.hpp"
 
 #include <gtest/gtest.h>
 

@@ -13,7 +13,7 @@
 #include "qc/event_loop.hpp"
 #include "qc/lock.hpp"
 #include "qc/log.hpp"
-#include "qc/supervisor.hpp"
+#include "qc/program_supervisor.hpp"
 
 namespace qc {
 

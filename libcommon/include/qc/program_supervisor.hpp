@@ -1,5 +1,6 @@
-// The supervision core shared by qc-run and qc-launch: one program's life as an explicit
-// state machine (supervisord's states), driven by events and deadlines on steady_clock.
+// One program's life as an explicit state machine (supervisord's states), driven by events
+// and deadlines on steady_clock. The engine (engine.hpp) holds one per program and decides
+// between them; supervision_io.hpp has the real processes, output and records around them.
 // It starts and signals processes only through ProcessControl, so its transitions are
 // unit-tested with a fake clock and a fake process API.
 #pragma once

@@ -1,0 +1,113 @@
+// The supervision engine: every program of a supervisor (one for qc-run, the plan for
+// qc-launch) and the decisions between them: start order (each once the one before is ready),
+// readiness waits, stopping one program for good, stopping everything in reverse start order,
+// and when it is all over with which exit code. One program's own life (start, backoff, give
+// up, stop, kill) is its ProgramSupervisor's (program_supervisor.hpp).
+//
+// The engine touches nothing itself: processes through ProcessControl, events through each
+// program's EventSink, and readiness checks, refusals, log lines and the release of what
+// serves a finished program through EngineHost. Time is an argument. So its decisions are
+// unit-tested with fakes, no processes and no sleeps (tests/unit/engine_test.cpp).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "qc/clock.hpp"
+#include "qc/program_supervisor.hpp"
+
+namespace qc {
+
+struct EngineProgram {
+  ProgramSpec spec;               // spec.needs_ready: started programs wait for a ready check
+  double start_delay_s = 0;       // wait this long before starting it (after the one before is ready)
+  double ready_timeout_s = 0;     // how long its ready check may take
+  std::string ready_check;        // what the check is, for messages ("tcp 127.0.0.1:5555")
+  EventSink* sink = nullptr;      // where its events go (never null when started)
+};
+
+// What the engine asks of the tool that runs it.
+class EngineHost {
+ public:
+  virtual ~EngineHost() = default;
+  // Just before program `index` starts: a reason not to start it (everything then stops), or
+  // nothing. A refusal is a sentence that says what to do.
+  virtual std::optional<std::string> refuse_start(std::size_t index) = 0;
+  // Begins checking whether program `index` is ready, for up to `timeout_s`; the host answers
+  // with SupervisionEngine::on_ready_result. An error stops everything.
+  virtual Status begin_ready_check(std::size_t index, double timeout_s, SteadyTime now) = 0;
+  virtual void cancel_ready_check() = 0;
+  // Program `index` started and has no ready check: it counts as ready at once.
+  virtual void ready_without_check(std::size_t index) = 0;
+  // Program `index` has ended for good: release what serves it (its output, its lock).
+  virtual void program_done(std::size_t index) = 0;
+  // A line for the person: why everything stops, or that everything has ended.
+  virtual void note(bool error, const std::string& text) = 0;
+};
+
+class SupervisionEngine {
+ public:
+  SupervisionEngine(std::vector<EngineProgram> programs, ProcessControl& control, EngineHost& host);
+
+  std::size_t size() const { return programs_.size(); }
+  const ProgramSupervisor& program(std::size_t index) const { return *supervisors_[index]; }
+  // The program whose PID is `pid`, if one runs with it.
+  std::optional<std::size_t> find(Pid pid) const;
+  std::optional<std::size_t> find(const std::string& name) const;
+  bool started(std::size_t index) const { return started_[index]; }
+
+  // Starts the first program (and the next ones while no ready check holds them back).
+  void start(SteadyTime now);
+  void on_exit(Pid pid, const ExitStatus& status, SteadyTime now);
+  // The answer to begin_ready_check: ready, or not ready with why.
+  void on_ready_result(bool ready, const std::string& why_not, SteadyTime now);
+  void on_deadline(SteadyTime now);
+  std::optional<SteadyTime> next_deadline() const;
+
+  // Stops every program in reverse start order, each within its stop timeout, with its own
+  // stop signal or `signal` (qc-run passes on the one it got). The first call decides the
+  // exit code; later ones change nothing.
+  void stop_all(int exit_code, const std::string& why, SteadyTime now,
+                std::optional<Signal> signal = std::nullopt);
+  // Kills what still runs (a second Ctrl+C).
+  void kill_all();
+  // Stops one program for good and leaves the others running (qc-shutdown NAME, a lost lock).
+  void stop_for_good(std::size_t index, SteadyTime now);
+
+  bool stopping() const { return stopping_; }
+  bool killing() const { return killing_; }
+  // Nothing runs and nothing will: stopped, or every program ended by itself.
+  bool finished() const { return finished_; }
+  // 0 after a requested stop or when every program ended well; 1 when one gave up or could
+  // not start or be ready; otherwise what stop_all was given.
+  int exit_code() const { return exit_code_; }
+
+ private:
+  void start_next(SteadyTime now);
+  void advance(SteadyTime now);
+  void mark_done(std::size_t index);
+
+  std::vector<EngineProgram> programs_;
+  std::vector<std::unique_ptr<ProgramSupervisor>> supervisors_;
+  std::vector<bool> started_;
+  std::vector<bool> stop_sent_;
+  std::vector<bool> done_;
+  ProcessControl& control_;
+  EngineHost& host_;
+
+  std::size_t next_ = 0;                 // the next program to start
+  std::optional<SteadyTime> start_at_;   // when it may start (start_delay_s)
+  std::optional<std::size_t> checking_;  // the program whose ready check runs
+  SteadyTime check_deadline_{};          // when that check times out
+  bool stopping_ = false;
+  bool killing_ = false;
+  std::optional<Signal> stop_signal_;
+  int stop_cursor_ = -1;  // stopping: the program being stopped, counting down
+  bool finished_ = false;
+  int exit_code_ = 0;
+};
+
+}  // namespace qc

@@ -1,0 +1,223 @@
+// The supervision engine (engine.hpp): start order, readiness waits, stops, the end.
+#include "qc/engine.hpp"
+
+#include <sstream>
+
+#include "qc/exit_codes.hpp"
+
+namespace qc {
+namespace {
+
+std::string seconds_text(double s) {
+  std::ostringstream out;
+  out << s;
+  return out.str();
+}
+
+SteadyTime after(SteadyTime now, double seconds) {
+  return now + std::chrono::duration_cast<SteadyTime::duration>(std::chrono::duration<double>(seconds));
+}
+
+}  // namespace
+
+SupervisionEngine::SupervisionEngine(std::vector<EngineProgram> programs, ProcessControl& control,
+                                     EngineHost& host)
+    : programs_(std::move(programs)),
+      started_(programs_.size(), false),
+      stop_sent_(programs_.size(), false),
+      done_(programs_.size(), false),
+      control_(control),
+      host_(host) {
+  for (auto& p : programs_) supervisors_.push_back(std::make_unique<ProgramSupervisor>(p.spec, control_, *p.sink));
+}
+
+std::optional<std::size_t> SupervisionEngine::find(Pid pid) const {
+  for (std::size_t i = 0; i < supervisors_.size(); ++i) {
+    auto process = supervisors_[i]->process();
+    if (process && process->pid == pid) return i;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::size_t> SupervisionEngine::find(const std::string& name) const {
+  for (std::size_t i = 0; i < programs_.size(); ++i) {
+    if (programs_[i].spec.name == name) return i;
+  }
+  return std::nullopt;
+}
+
+void SupervisionEngine::start(SteadyTime now) {
+  start_next(now);
+  advance(now);
+}
+
+void SupervisionEngine::start_next(SteadyTime now) {
+  while (!stopping_ && !checking_ && next_ < programs_.size()) {
+    if (!start_at_) start_at_ = after(now, programs_[next_].start_delay_s);
+    if (now < *start_at_) return;
+    start_at_.reset();
+    const std::size_t i = next_++;
+    started_[i] = true;
+    ProgramSupervisor& sup = *supervisors_[i];
+    if (sup.finished()) continue;  // stopped on request before its turn
+    if (auto refusal = host_.refuse_start(i)) {
+      stop_all(exit_code::kNo, *refusal, now);
+      return;
+    }
+    sup.start(now);
+    if (sup.gave_up()) {
+      stop_all(exit_code::kNo, "cannot start " + programs_[i].spec.name, now);
+      return;
+    }
+    if (!programs_[i].spec.needs_ready) {
+      host_.ready_without_check(i);
+      continue;
+    }
+    checking_ = i;
+    check_deadline_ = after(now, programs_[i].ready_timeout_s);
+    if (Status s = host_.begin_ready_check(i, programs_[i].ready_timeout_s, now); !s) {
+      checking_.reset();
+      stop_all(exit_code::kNo, "cannot check " + programs_[i].spec.name + ": " + s.error().message, now);
+      return;
+    }
+  }
+}
+
+void SupervisionEngine::on_ready_result(bool ready, const std::string& why_not, SteadyTime now) {
+  if (!checking_) return;
+  const std::size_t i = *checking_;
+  ProgramSupervisor& sup = *supervisors_[i];
+  const std::string& name = programs_[i].spec.name;
+  const std::string timeout = seconds_text(programs_[i].ready_timeout_s);
+  checking_.reset();
+  if (ready && !sup.process()) {
+    // An answer while the program is not running (it crashed, a restart is pending) is not
+    // its answer: look again for what is left of the timeout.
+    const double left_s = std::chrono::duration<double>(check_deadline_ - now).count();
+    if (left_s > 0) {
+      checking_ = i;
+      if (host_.begin_ready_check(i, left_s, now)) return;
+      checking_.reset();
+    }
+    stop_all(exit_code::kNo,
+             name + " was not ready within " + timeout + "s (" + programs_[i].ready_check +
+                 " answered while it was not running)",
+             now);
+    return;
+  }
+  if (!ready) {
+    stop_all(exit_code::kNo,
+             name + " was not ready within " + timeout + "s (" + programs_[i].ready_check + ": " + why_not + ")", now);
+    return;
+  }
+  sup.mark_ready(now);
+  start_next(now);
+  advance(now);
+}
+
+void SupervisionEngine::on_exit(Pid pid, const ExitStatus& status, SteadyTime now) {
+  auto i = find(pid);
+  if (!i) return;
+  supervisors_[*i]->on_exit(status, now);
+  if (!stopping_ && supervisors_[*i]->gave_up() && checking_ == *i) {
+    stop_all(exit_code::kNo, programs_[*i].spec.name + " gave up before it was ready", now);
+  }
+  advance(now);
+}
+
+void SupervisionEngine::on_deadline(SteadyTime now) {
+  for (auto& sup : supervisors_) sup->on_deadline(now);
+  start_next(now);
+  advance(now);
+}
+
+std::optional<SteadyTime> SupervisionEngine::next_deadline() const {
+  std::optional<SteadyTime> deadline;
+  auto consider = [&deadline](std::optional<SteadyTime> t) {
+    if (t && (!deadline || *t < *deadline)) deadline = t;
+  };
+  for (const auto& sup : supervisors_) consider(sup->next_deadline());
+  if (!stopping_) consider(start_at_);
+  return deadline;
+}
+
+void SupervisionEngine::stop_all(int exit_code, const std::string& why, SteadyTime now,
+                                 std::optional<Signal> signal) {
+  if (stopping_) return;
+  stopping_ = true;
+  exit_code_ = exit_code;
+  stop_signal_ = signal;
+  host_.note(exit_code != 0, exit_code == 0 ? why : why + "; stopping what was started");
+  if (checking_) {
+    host_.cancel_ready_check();
+    checking_.reset();
+  }
+  for (std::size_t i = 0; i < supervisors_.size(); ++i) {
+    if (started_[i]) supervisors_[i]->no_more_restarts();
+  }
+  stop_cursor_ = static_cast<int>(next_) - 1;
+  advance(now);
+}
+
+void SupervisionEngine::kill_all() {
+  killing_ = true;
+  for (std::size_t i = 0; i < supervisors_.size(); ++i) {
+    if (started_[i]) supervisors_[i]->kill_now();
+  }
+}
+
+void SupervisionEngine::stop_for_good(std::size_t index, SteadyTime now) {
+  ProgramSupervisor& sup = *supervisors_[index];
+  sup.no_more_restarts();  // also when it has not started yet: it never will
+  sup.stop(programs_[index].spec.stop_signal, now);
+  stop_sent_[index] = true;
+  advance(now);
+}
+
+void SupervisionEngine::mark_done(std::size_t index) {
+  if (done_[index]) return;
+  done_[index] = true;
+  host_.program_done(index);
+}
+
+// Moves whatever can move: the reverse-order stop, programs stopped for good that have
+// ended, and the end of it all.
+void SupervisionEngine::advance(SteadyTime now) {
+  if (finished_) return;
+  if (stopping_) {
+    while (stop_cursor_ >= 0) {
+      const auto i = static_cast<std::size_t>(stop_cursor_);
+      ProgramSupervisor& sup = *supervisors_[i];
+      if (!started_[i] || sup.finished()) {
+        mark_done(i);
+        --stop_cursor_;
+        continue;
+      }
+      if (!stop_sent_[i]) {
+        stop_sent_[i] = true;
+        sup.stop(stop_signal_.value_or(programs_[i].spec.stop_signal), now);
+        if (killing_) sup.kill_now();
+        continue;  // it may have finished at once (it was waiting to restart)
+      }
+      return;  // wait for its exit or its stop timeout
+    }
+    for (std::size_t i = 0; i < supervisors_.size(); ++i) mark_done(i);
+    finished_ = true;
+    return;
+  }
+  for (std::size_t i = 0; i < supervisors_.size(); ++i) {
+    if (stop_sent_[i] && supervisors_[i]->finished()) mark_done(i);
+  }
+  if (next_ < programs_.size() || checking_) return;
+  bool any_gave_up = false;
+  for (const auto& sup : supervisors_) {
+    if (!sup->finished()) return;
+    any_gave_up = any_gave_up || sup->gave_up();
+  }
+  for (std::size_t i = 0; i < supervisors_.size(); ++i) mark_done(i);
+  exit_code_ = any_gave_up ? exit_code::kNo : exit_code::kOk;
+  host_.note(false, std::string("every program has ended") + (any_gave_up ? "; some gave up" : ""));
+  finished_ = true;
+}
+
+}  // namespace qc

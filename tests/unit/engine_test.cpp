@@ -1,0 +1,276 @@
+// The supervision engine with fake processes, a fake host and a fake clock: start order,
+// readiness waits, reverse stop order, stopping one program for good, the exit code.
+#include "qc/engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "qc/exit_codes.hpp"
+
+namespace qc {
+namespace {
+
+using namespace std::chrono_literals;
+
+class FakeProcesses : public ProcessControl {
+ public:
+  Result<ProcessId> start(const ProgramSpec& spec) override {
+    if (spec.command.empty()) return Error{spec.name + ": command not found", 2};
+    const Pid pid = next_pid++;
+    started.push_back(spec.name);
+    pids[spec.name] = pid;
+    return ProcessId{pid, 7};
+  }
+  void signal_group(Pid pid, Signal signal) override {
+    for (const auto& [name, p] : pids) {
+      if (p == pid) signalled.emplace_back(name, signal);
+    }
+  }
+  Pid next_pid = 100;
+  std::vector<std::string> started;
+  std::vector<std::pair<std::string, Signal>> signalled;
+  std::map<std::string, Pid> pids;
+};
+
+class NullSink : public EventSink {
+ public:
+  void emit(const SupervisorEvent& e) override { events.push_back(e.name + ":" + e.event); }
+  std::vector<std::string> events;
+};
+
+class FakeHost : public EngineHost {
+ public:
+  std::optional<std::string> refuse_start(std::size_t index) override {
+    if (refuse == index) return std::string("port taken");
+    return std::nullopt;
+  }
+  Status begin_ready_check(std::size_t index, double timeout_s, SteadyTime) override {
+    checks.emplace_back(index, timeout_s);
+    return {};
+  }
+  void cancel_ready_check() override { ++cancelled; }
+  void ready_without_check(std::size_t index) override { ready_at_once.push_back(index); }
+  void program_done(std::size_t index) override { done.push_back(index); }
+  void note(bool error, const std::string& text) override { notes.push_back((error ? "E " : "I ") + text); }
+
+  std::optional<std::size_t> refuse;
+  std::vector<std::pair<std::size_t, double>> checks;
+  int cancelled = 0;
+  std::vector<std::size_t> ready_at_once;
+  std::vector<std::size_t> done;
+  std::vector<std::string> notes;
+};
+
+class EngineTest : public ::testing::Test {
+ protected:
+  EngineProgram program(const std::string& name, bool ready = false, double delay_s = 0) {
+    EngineProgram p;
+    p.spec.name = name;
+    p.spec.command = {"/opt/" + name};
+    p.spec.needs_ready = ready;
+    p.spec.restart.max_restarts = 2;
+    p.spec.restart.backoff_initial_s = 1;
+    p.spec.restart.backoff_max_s = 1;
+    p.spec.stop_timeout_s = 5;
+    p.start_delay_s = delay_s;
+    p.ready_timeout_s = 30;
+    p.ready_check = "tcp 127.0.0.1:5555";
+    p.sink = &sink;
+    return p;
+  }
+  // Every program that was asked to stop exits at once.
+  void exit_all_signalled(SupervisionEngine& engine, SteadyTime now) {
+    for (std::size_t seen = 0; seen < processes.signalled.size(); ++seen) {
+      const auto& [name, signal] = processes.signalled[seen];
+      engine.on_exit(processes.pids[name], ExitStatus{0, 15}, now);
+    }
+  }
+  SteadyTime t0 = SteadyTime{} + 1000s;
+  FakeProcesses processes;
+  NullSink sink;
+  FakeHost host;
+};
+
+TEST_F(EngineTest, StartsInOrderAndWaitsForEachReadyCheck) {
+  SupervisionEngine engine({program("GATEWAY", true), program("BRAIN"), program("WATCHDOG")}, processes, host);
+  engine.start(t0);
+  EXPECT_EQ(processes.started, std::vector<std::string>{"GATEWAY"});
+  ASSERT_EQ(host.checks.size(), 1u);
+  EXPECT_EQ(host.checks[0], std::make_pair(std::size_t{0}, 30.0));
+  engine.on_deadline(t0 + 1s);
+  EXPECT_EQ(processes.started.size(), 1u) << "nothing starts while a ready check runs";
+  engine.on_ready_result(true, "", t0 + 2s);
+  EXPECT_EQ(processes.started, (std::vector<std::string>{"GATEWAY", "BRAIN", "WATCHDOG"}));
+  EXPECT_EQ(host.ready_at_once, (std::vector<std::size_t>{1, 2}));
+  EXPECT_FALSE(engine.finished());
+}
+
+TEST_F(EngineTest, AStartDelayIsADeadline) {
+  SupervisionEngine engine({program("A"), program("B", false, 5)}, processes, host);
+  engine.start(t0);
+  EXPECT_EQ(processes.started, std::vector<std::string>{"A"});
+  ASSERT_TRUE(engine.next_deadline());
+  EXPECT_EQ(*engine.next_deadline(), t0 + 5s);
+  engine.on_deadline(t0 + 5s);
+  EXPECT_EQ(processes.started, (std::vector<std::string>{"A", "B"}));
+}
+
+TEST_F(EngineTest, StopsInReverseStartOrderOneAtATime) {
+  SupervisionEngine engine({program("A"), program("B"), program("C")}, processes, host);
+  engine.start(t0);
+  engine.stop_all(exit_code::kOk, "stopping every program (SIGTERM)", t0 + 1s);
+  ASSERT_EQ(processes.signalled.size(), 1u);
+  EXPECT_EQ(processes.signalled[0], std::make_pair(std::string("C"), Signal::kTerminate));
+  engine.on_exit(processes.pids["C"], ExitStatus{0, 15}, t0 + 2s);
+  ASSERT_EQ(processes.signalled.size(), 2u);
+  EXPECT_EQ(processes.signalled[1].first, "B");
+  engine.on_exit(processes.pids["B"], ExitStatus{0, 15}, t0 + 2s);
+  engine.on_exit(processes.pids["A"], ExitStatus{0, 15}, t0 + 2s);
+  EXPECT_TRUE(engine.finished());
+  EXPECT_EQ(engine.exit_code(), exit_code::kOk);
+  EXPECT_EQ(host.done, (std::vector<std::size_t>{2, 1, 0}));
+  EXPECT_EQ(processes.started.size(), 3u) << "nothing was restarted during the stop";
+}
+
+TEST_F(EngineTest, AStopThatTimesOutIsAKillThenTheNextOne) {
+  SupervisionEngine engine({program("A"), program("B")}, processes, host);
+  engine.start(t0);
+  engine.stop_all(exit_code::kOk, "stop", t0);
+  ASSERT_TRUE(engine.next_deadline());
+  EXPECT_EQ(*engine.next_deadline(), t0 + 5s);
+  engine.on_deadline(t0 + 5s);
+  EXPECT_EQ(processes.signalled.back(), std::make_pair(std::string("B"), Signal::kKill));
+  engine.on_exit(processes.pids["B"], ExitStatus{0, 9}, t0 + 5s);
+  EXPECT_EQ(processes.signalled.back(), std::make_pair(std::string("A"), Signal::kTerminate));
+}
+
+TEST_F(EngineTest, AProgramsOwnStopSignalIsUsedUnlessTheStopNamesOne) {
+  EngineProgram python = program("PY");
+  python.spec.stop_signal = Signal::kInterrupt;
+  SupervisionEngine engine({python}, processes, host);
+  engine.start(t0);
+  engine.stop_all(exit_code::kOk, "stop", t0);
+  EXPECT_EQ(processes.signalled.back().second, Signal::kInterrupt);
+
+  FakeProcesses other;
+  FakeHost other_host;
+  SupervisionEngine passed_on({python}, other, other_host);
+  passed_on.start(t0);
+  passed_on.stop_all(exit_code::kOk, "", t0, Signal::kQuit);  // qc-run passes on what it got
+  EXPECT_EQ(other.signalled.back().second, Signal::kQuit);
+}
+
+TEST_F(EngineTest, ReadinessThatFailsStopsWhatWasStarted) {
+  SupervisionEngine engine({program("A"), program("GATEWAY", true), program("B")}, processes, host);
+  engine.start(t0);
+  engine.on_ready_result(false, "connection refused", t0 + 30s);
+  EXPECT_TRUE(engine.stopping());
+  EXPECT_EQ(engine.exit_code(), exit_code::kNo);
+  ASSERT_FALSE(host.notes.empty());
+  EXPECT_EQ(host.notes[0], "E GATEWAY was not ready within 30s (tcp 127.0.0.1:5555: connection refused); "
+                           "stopping what was started");
+  exit_all_signalled(engine, t0 + 31s);
+  EXPECT_TRUE(engine.finished());
+  EXPECT_EQ(processes.started, (std::vector<std::string>{"A", "GATEWAY"})) << "B never started";
+}
+
+TEST_F(EngineTest, AnAnswerWhileTheProgramIsNotRunningIsCheckedAgainForWhatIsLeft) {
+  SupervisionEngine engine({program("GATEWAY", true), program("B")}, processes, host);
+  engine.start(t0);
+  engine.on_exit(processes.pids["GATEWAY"], ExitStatus{1, 0}, t0 + 1s);  // crashed; a restart waits
+  engine.on_ready_result(true, "", t0 + 10s);  // someone else answered
+  ASSERT_EQ(host.checks.size(), 2u);
+  EXPECT_DOUBLE_EQ(host.checks[1].second, 20.0);
+  EXPECT_EQ(processes.started, std::vector<std::string>{"GATEWAY"});
+  engine.on_deadline(t0 + 11s);  // the restart
+  engine.on_ready_result(true, "", t0 + 12s);
+  EXPECT_EQ(processes.started, (std::vector<std::string>{"GATEWAY", "GATEWAY", "B"}));
+}
+
+TEST_F(EngineTest, GivingUpBeforeReadyStopsEverything) {
+  SupervisionEngine engine({program("GATEWAY", true), program("B")}, processes, host);
+  engine.start(t0);
+  auto now = t0;
+  for (int run = 0; run < 3; ++run) {  // max_restarts 2: three runs
+    now += 1s;
+    engine.on_exit(processes.pids["GATEWAY"], ExitStatus{1, 0}, now);
+    if (engine.next_deadline()) {
+      now = *engine.next_deadline();
+      engine.on_deadline(now);
+    }
+  }
+  EXPECT_TRUE(engine.finished());
+  EXPECT_EQ(engine.exit_code(), exit_code::kNo);
+  EXPECT_EQ(host.cancelled, 1);
+  EXPECT_NE(host.notes[0].find("GATEWAY gave up before it was ready"), std::string::npos);
+}
+
+TEST_F(EngineTest, ARefusedStartStopsEverything) {
+  host.refuse = 1;
+  SupervisionEngine engine({program("A"), program("B"), program("C")}, processes, host);
+  engine.start(t0);
+  EXPECT_EQ(processes.started, std::vector<std::string>{"A"});
+  EXPECT_EQ(host.notes[0], "E port taken; stopping what was started");
+  exit_all_signalled(engine, t0);
+  EXPECT_TRUE(engine.finished());
+  EXPECT_EQ(engine.exit_code(), exit_code::kNo);
+}
+
+TEST_F(EngineTest, StopForGoodLeavesTheOthersAndReleasesItWhenItHasEnded) {
+  SupervisionEngine engine({program("A"), program("B"), program("C")}, processes, host);
+  engine.start(t0);
+  engine.stop_for_good(1, t0 + 1s);
+  EXPECT_EQ(processes.signalled, (std::vector<std::pair<std::string, Signal>>{{"B", Signal::kTerminate}}));
+  EXPECT_TRUE(host.done.empty());
+  engine.on_exit(processes.pids["B"], ExitStatus{0, 15}, t0 + 2s);
+  EXPECT_EQ(host.done, std::vector<std::size_t>{1});
+  engine.on_deadline(t0 + 100s);
+  EXPECT_EQ(processes.started.size(), 3u) << "B is not restarted";
+  EXPECT_FALSE(engine.finished());
+}
+
+TEST_F(EngineTest, AProgramStoppedBeforeItsTurnNeverStarts) {
+  SupervisionEngine engine({program("GATEWAY", true), program("LATER")}, processes, host);
+  engine.start(t0);
+  engine.stop_for_good(1, t0);
+  engine.on_ready_result(true, "", t0 + 1s);
+  EXPECT_EQ(processes.started, std::vector<std::string>{"GATEWAY"});
+}
+
+TEST_F(EngineTest, WhenEveryProgramEndsByItselfTheEngineFinishes) {
+  EngineProgram once = program("ONCE");
+  once.spec.restart.mode = RestartMode::kNo;
+  EngineProgram fails = program("FAILS");
+  fails.spec.restart.mode = RestartMode::kNo;
+  SupervisionEngine engine({once, fails}, processes, host);
+  engine.start(t0);
+  engine.on_exit(processes.pids["ONCE"], ExitStatus{0, 0}, t0 + 1s);
+  EXPECT_FALSE(engine.finished());
+  engine.on_exit(processes.pids["FAILS"], ExitStatus{3, 0}, t0 + 1s);
+  EXPECT_TRUE(engine.finished());
+  EXPECT_EQ(engine.exit_code(), exit_code::kOk) << "no program gave up";
+  EXPECT_EQ(host.notes.back(), "I every program has ended");
+}
+
+TEST_F(EngineTest, ACommandThatCannotStartStopsEverything) {
+  EngineProgram missing = program("MISSING");
+  missing.spec.command.clear();
+  SupervisionEngine engine({program("A"), missing}, processes, host);
+  engine.start(t0);
+  EXPECT_TRUE(engine.stopping());
+  EXPECT_EQ(host.notes[0], "E cannot start MISSING; stopping what was started");
+  EXPECT_TRUE(engine.program(1).spawn_error().has_value());
+}
+
+TEST_F(EngineTest, ASecondStopKillsWhatRuns) {
+  SupervisionEngine engine({program("A"), program("B")}, processes, host);
+  engine.start(t0);
+  engine.stop_all(exit_code::kOk, "stop", t0);
+  engine.kill_all();
+  EXPECT_TRUE(engine.killing());
+  EXPECT_EQ(processes.signalled.back().second, Signal::kKill);
+}
+
+}  // namespace
+}  // namespace qc
