@@ -119,7 +119,7 @@ struct Expander {
 
 const std::set<std::string> kLaunchKeys = {"name", "lock_dir", "log_dir", "defaults", "programs"};
 const std::set<std::string> kPolicyKeys = {"restart", "max_restarts", "backoff_s", "reset_after_s",
-                                           "stop_timeout_s"};
+                                           "stop_timeout_s", "stop_signal"};
 const std::set<std::string> kProgramKeys = {"name",  "command", "for_each", "account",
                                             "start_delay_s", "ready", "cwd", "env"};
 
@@ -171,6 +171,15 @@ void read_policy(const json& object, const std::string& where, ProgramSpec& spec
   }
   if (object.contains("stop_timeout_s")) {
     spec.stop_timeout_s = number_at(object, "stop_timeout_s", where, 0);
+  }
+  if (object.contains("stop_signal")) {
+    const std::string name = string_at(object, "stop_signal", where);
+    auto parsed = parse_signal_name(name);
+    if (!parsed || *parsed == Signal::kKill) {
+      fail(where + ": \"stop_signal\" must be \"TERM\", \"INT\", \"QUIT\", \"HUP\", \"USR1\" or \"USR2\", not \"" +
+           name + "\"");
+    }
+    spec.stop_signal = *parsed;
   }
 }
 

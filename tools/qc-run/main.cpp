@@ -61,6 +61,15 @@ int main(int argc, char** argv) {
   app.add_option("--stop-timeout", o.program.stop_timeout_s,
                  "Seconds between the stop signal and SIGKILL (default 10)")
       ->check(qc::cli::seconds());
+  std::string stop_signal;
+  app.add_option("--stop-signal", stop_signal,
+                 "Signal that stops the command: TERM, INT (Python's KeyboardInterrupt clean-up), QUIT, "
+                 "HUP, USR1, USR2 (default: the one qc-run got, TERM for a lost lock)")
+      ->check([](const std::string& v) {
+        return qc::parse_signal_name(v) && *qc::parse_signal_name(v) != qc::Signal::kKill
+                   ? std::string()
+                   : "not a stop signal: " + v + " (TERM, INT, QUIT, HUP, USR1 or USR2)";
+      });
   app.add_option("--log-dir", o.log_dir, "Append the command's output to DIR/NAME.log");
   app.add_option("--log-max-bytes", o.log_max_bytes, "Rotate the log at this size (default 10 MiB)")
       ->check(qc::cli::positive_count());
@@ -77,6 +86,10 @@ int main(int argc, char** argv) {
     return qc::exit_code::kUsage;
   }
   o.program.restart.mode = *qc::parse_restart_mode(restart);
+  if (!stop_signal.empty()) {
+    o.program.stop_signal = *qc::parse_signal_name(stop_signal);
+    o.stop_signal_given = true;
+  }
   if (!backoff.empty()) {
     if (backoff[0] > backoff[1]) {
       qc::log::error("--backoff {},{}: INITIAL must not exceed MAX", backoff[0], backoff[1]);

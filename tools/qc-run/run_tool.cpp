@@ -162,8 +162,9 @@ int run(const Options& o) {
         continue;
       }
       stop_requested = true;
-      log::info("stopping {} ({} to its process group)", spec.name, signal_name(signal_number(s.signal)));
-      engine.stop_all(exit_code::kOk, "", now, s.signal);
+      const Signal stop = o.stop_signal_given ? spec.stop_signal : s.signal;
+      log::info("stopping {} ({} to its process group)", spec.name, signal_name(signal_number(stop)));
+      engine.stop_all(exit_code::kOk, "", now, stop);
     }
     engine.on_deadline(std::chrono::steady_clock::now());
     // Output last, and a bounded share of it: signals, exits and deadlines come first.

@@ -9,7 +9,8 @@
 namespace qc::run_tool {
 
 struct Options {
-  ProgramSpec program;  // name, command, account, restart policy, stop timeout
+  ProgramSpec program;  // name, command, account, restart policy, stop timeout and signal
+  bool stop_signal_given = false;  // --stop-signal: stops send it, not the signal qc-run got
   std::optional<std::string> lock_dir;
   std::optional<std::string> log_dir;
   std::size_t log_max_bytes = 10 * 1024 * 1024;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "qc/process.hpp"
@@ -18,6 +19,9 @@ class Child;
 enum class Signal { kInterrupt, kTerminate, kHangup, kQuit, kUser1, kUser2, kKill };
 int signal_number(Signal signal);
 std::string signal_name(int number);  // "SIGTERM"
+// A stop signal as a person writes it: TERM, INT, QUIT, HUP, KILL, USR1, USR2, with or
+// without SIG, in any case. nullopt for anything else.
+std::optional<Signal> parse_signal_name(const std::string& text);
 
 // Sends `signal` to the child (or its whole process group).
 Status send_signal(const Child& child, Signal signal, bool whole_group);
