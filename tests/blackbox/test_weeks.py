@@ -4,7 +4,10 @@ import os
 import signal
 import unittest
 
-from qctest import QcTestCase, read_text, wait_until
+from qctest import QcTestCase, is_dead, read_text, wait_until
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "alerts")
+TO_FILE = os.path.join(EXAMPLES, "alert-to-file.sh")
 
 # A command that writes the name of the signal that stopped it, then exits 0.
 TRAPPER = ["sh", "-c", 'trap "echo INT > \\"$0\\"; exit 0" INT; trap "echo TERM > \\"$0\\"; exit 0" TERM; '
@@ -53,6 +56,73 @@ class StopSignalTest(QcTestCase):
         r = self.run_tool("qc-launch", "--dry-run", self.config({"stop_signal": "KILL"}))
         self.assertEqual(r.returncode, 78)
         self.assertIn('"stop_signal" must be', r.stderr)
+
+
+class AlertTest(QcTestCase):
+    def alerts(self):
+        lines = read_text(self.path("alerts.log")).splitlines()
+        return [(l.split()[1], l.split()[2], l) for l in lines]
+
+    def alert_env(self):
+        return dict(os.environ, QC_ALERT_FILE=self.path("alerts.log"))
+
+    def json_of(self, line):
+        return json.loads(line[line.index("{"):])
+
+    def test_qc_run_alerts_restarting_and_gave_up_with_the_event_on_stdin(self):
+        r = self.run_tool("qc-run", "--on-event", TO_FILE, "--account", "212000584", "--max-restarts", "1",
+                          "--backoff", "0.05,0.05", "BRAIN_A", "--", "sh", "-c", "exit 3", env=self.alert_env())
+        self.assertEqual(r.returncode, 1, r.stderr)
+        got = self.alerts()
+        self.assertEqual([(e, n) for e, n, _ in got], [("restarting", "BRAIN_A"), ("gave_up", "BRAIN_A")])
+        line = got[1][2]
+        self.assertIn("account=212000584 status=3", line)
+        event = self.json_of(line)
+        self.assertEqual((event["event"], event["name"], event["status"], event["account"]),
+                         ("gave_up", "BRAIN_A", 3, "212000584"))
+
+    def test_qc_launch_alerts_through_its_on_event_command(self):
+        cfg = {"ACCOUNTS": {}, "LAUNCH": {"lock_dir": self.lock_dir, "on_event": [TO_FILE], "programs": [
+            {"name": "FAILS", "command": ["sh", "-c", "exit 5"], "max_restarts": 0}]}}
+        path = self.path("MASTER_CONFIG.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        r = self.run_tool("qc-launch", path, env=self.alert_env())
+        self.assertEqual(r.returncode, 1, r.stderr)
+        [(event, name, line)] = self.alerts()
+        self.assertEqual((event, name), ("gave_up", "FAILS"))
+        self.assertEqual(self.json_of(line)["status"], 5)
+
+    def test_a_crash_loop_sends_one_restarting_alert_a_minute(self):
+        r = self.run_tool("qc-run", "--on-event", TO_FILE, "--max-restarts", "20", "--backoff", "0.01,0.01",
+                          "LOOP", "--", "false", env=self.alert_env(), timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        got = self.alerts()
+        self.assertEqual([e for e, _, _ in got], ["restarting", "gave_up"])
+        self.assertEqual(self.json_of(got[1][2])["suppressed"], 19)
+
+    def test_an_alert_that_hangs_blocks_nothing_and_is_killed(self):
+        hang = self.path("hang.sh")
+        with open(hang, "w") as f:
+            f.write('#!/bin/sh\necho $$ >> "%s"\nexec sleep 1000\n' % self.path("hung"))
+        os.chmod(hang, 0o755)
+        sup = self.start_tool("qc-run", "--on-event", hang, "--max-restarts", "1000", "--backoff", "0.05,0.05",
+                              "HANGS", "--", "false")
+        wait_until(lambda: (self.read_record("HANGS") or {}).get("restarts", 0) >= 20, timeout=30,
+                   message="restarts while an alert hangs")
+        sup.send_signal(signal.SIGTERM)
+        self.assertEqual(sup.wait(timeout=30), 0)
+        pids = [int(p) for p in read_text(self.path("hung")).split()]
+        self.assertTrue(pids)
+        for pid in pids:
+            wait_until(lambda: is_dead(pid), timeout=10, message="the hung alert %d to be killed" % pid)
+
+    def test_a_failing_alert_command_is_logged(self):
+        r = self.run_tool("qc-run", "--on-event", "/bin/false", "--restart", "no", "X", "--", "sh", "-c", "exit 2")
+        self.assertEqual(r.returncode, 2)
+        r = self.run_tool("qc-run", "--on-event", "/no/such/alert", "--max-restarts", "0", "X", "--", "false")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("alert for X's gave_up not sent: cannot run /no/such/alert", r.stderr)
 
 
 if __name__ == "__main__":

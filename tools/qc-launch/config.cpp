@@ -117,7 +117,7 @@ struct Expander {
   }
 };
 
-const std::set<std::string> kLaunchKeys = {"name", "lock_dir", "log_dir", "defaults", "programs"};
+const std::set<std::string> kLaunchKeys = {"name", "lock_dir", "log_dir", "defaults", "programs", "on_event"};
 const std::set<std::string> kPolicyKeys = {"restart", "max_restarts", "backoff_s", "reset_after_s",
                                            "stop_timeout_s", "stop_signal"};
 const std::set<std::string> kProgramKeys = {"name",  "command", "for_each", "account",
@@ -308,6 +308,19 @@ LaunchPlan build_plan(const json& root, const std::string& path, const LoadOptio
     plan.log_dir = options.log_dir;
   } else if (launch.contains("log_dir")) {
     plan.log_dir = resolve(base, string_at(launch, "log_dir", "LAUNCH"));
+  }
+
+  if (launch.contains("on_event")) {
+    const json& command = launch.at("on_event");
+    if (!command.is_array() || command.empty()) fail("LAUNCH.on_event must be a non-empty array of strings");
+    for (const auto& arg : command) {
+      if (!arg.is_string()) fail("LAUNCH.on_event must hold strings only, not " + std::string(type_name(arg)));
+      plan.on_event.push_back(arg.get<std::string>());
+    }
+    std::string& program = plan.on_event[0];
+    if (program.empty()) fail("LAUNCH.on_event starts with an empty string");
+    // A path (not a bare name looked up in PATH) is relative to the config's directory.
+    if (program.find_first_of("/\\") != std::string::npos) program = resolve(base, program);
   }
 
   ProgramSpec defaults;

@@ -31,6 +31,7 @@ struct LaunchPlan {
   std::string lock_dir;
   std::optional<std::string> log_dir;
   std::vector<PlannedProgram> programs;
+  std::vector<std::string> on_event;  // the alert command (docs/events.md), empty: none
 };
 
 // Why a config cannot be used, with the exit code that says so: 66 missing file, 78 invalid

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "qc/alerts.hpp"
 #include "qc/engine.hpp"
 #include "qc/exit_codes.hpp"
 #include "qc/guardian.hpp"
@@ -95,6 +96,7 @@ struct Program {
   NativeHandle output = kInvalidHandle;
   std::unique_ptr<LockRecordUpdater> record;
   FanoutSink sink;
+  EventSink* alerts = nullptr;  // its alerts' sink, if there are alerts
   bool lock_lost = false;  // another process took its name: stopped for good
 };
 
@@ -129,6 +131,7 @@ class Orchestrator : private EngineHost {
   LockRecord own_record_;
   std::optional<HeldLock> own_lock_;
   std::optional<EventLoop> loop_;  // before programs_: their output pumps unwatch it as they go
+  std::unique_ptr<AlertRunner> alerts_;  // after loop_, which it watches alerts in
   std::vector<Program> programs_;
   std::unique_ptr<ChildProcesses> children_;
   LogEventWriter log_events_;
@@ -224,6 +227,10 @@ int Orchestrator::set_up_programs() {
     p.sink.add(p.record.get());
     p.sink.add(&log_events_);
     if (o_.json) p.sink.add(&json_events_);
+    if (alerts_) {
+      p.alerts = &alerts_->sink_for(p.plan.spec.account);
+      p.sink.add(p.alerts);
+    }
   }
   std::vector<EngineProgram> programs;
   for (auto& p : programs_) {
@@ -342,7 +349,9 @@ void Orchestrator::verify_locks(SteadyTime now) {
   for (std::size_t i = 0; i < programs_.size(); ++i) {
     Program& p = programs_[i];
     if (!p.lock || !p.record || p.lock_lost) continue;
-    if (!p.record->verify(to_people)) continue;
+    FanoutSink told = to_people;
+    if (p.alerts) told.add(p.alerts);
+    if (!p.record->verify(told)) continue;
     p.lock_lost = true;
     engine_->stop_for_good(i, now);
   }
@@ -381,6 +390,7 @@ std::optional<SteadyTime> Orchestrator::next_deadline() const {
     if (t && (!deadline || *t < *deadline)) deadline = t;
   };
   consider(engine_->next_deadline());
+  if (alerts_) consider(alerts_->next_deadline());
   for (const auto& p : programs_) {
     if (p.pump) consider(p.pump->deadline());
   }
@@ -416,6 +426,7 @@ int Orchestrator::run() {
   std::vector<std::int32_t> tokens;
   for (const auto& p : programs_) tokens.push_back(program_stop_token(p.plan.spec.name));
   loop_->accept_stop_requests(tokens);
+  if (!plan_.on_event.empty()) alerts_ = std::make_unique<AlertRunner>(plan_.on_event, *loop_);
   if (int rc = set_up_programs(); rc != exit_code::kOk) return rc;
   const NativeHandle lock_changes = lock_change_handle();
   if (lock_changes != kInvalidHandle) loop_->watch_readable(lock_changes);
@@ -437,6 +448,7 @@ int Orchestrator::run() {
     const auto& readable = events->readable;
     if (std::find(readable.begin(), readable.end(), lock_changes) != readable.end()) verify_locks(now);
     for (const auto& exit : events->exits) {
+      if (alerts_ && alerts_->on_exit(exit.pid, exit.status)) continue;
       if (!engine_->find(exit.pid)) continue;  // an adopted descendant, or the guardian
       children_->reaped(exit.pid);
       engine_->on_exit(exit.pid, exit.status, now);
@@ -457,6 +469,7 @@ int Orchestrator::run() {
     }
     on_probe(now);
     engine_->on_deadline(now);
+    if (alerts_) alerts_->on_deadline(now);
     // Output after signals, exits and deadlines, a bounded share per program per wake-up.
     for (NativeHandle h : events->readable) {
       if ((probe_ && h == probe_->wake_handle()) || h == lock_changes) continue;
@@ -481,6 +494,7 @@ int Orchestrator::run() {
     if (p.lock) p.lock->release();
   }
   own_lock_.reset();
+  if (alerts_) alerts_->finish(Clock::now() + std::chrono::seconds(5));
   guardian::dismiss();
   return engine_->exit_code();
 }

@@ -80,6 +80,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 255));
   qc::cli::add_lock_dir(app, o.lock_dir);
   app.add_flag("--json", o.json, "Events as JSON Lines on stdout");
+  app.add_option("--on-event", o.on_event,
+                 "Run PATH for gave_up, restarting, start_failed, stopped and lock_lost events, the event's "
+                 "JSON on its stdin, QC_EVENT, QC_NAME, QC_ACCOUNT, QC_STATUS set (at most 30 s each)");
   if (auto code = qc::cli::parse(app, separator, argv)) return *code;
   if (!has_command || o.program.command.empty()) {
     qc::log::error("missing command: qc-run [OPTIONS] NAME -- COMMAND [ARG...]");

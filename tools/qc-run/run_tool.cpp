@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "qc/alerts.hpp"
 #include "qc/engine.hpp"
 #include "qc/exit_codes.hpp"
 #include "qc/guardian.hpp"
@@ -105,6 +106,13 @@ int run(const Options& o) {
   sink.add(&record_updater);
   sink.add(&log_events);
   if (o.json) sink.add(&json_events);
+  std::unique_ptr<AlertRunner> alerts;
+  EventSink* alert_sink = nullptr;
+  if (o.on_event) {
+    alerts = std::make_unique<AlertRunner>(std::vector<std::string>{*o.on_event}, *loop);
+    alert_sink = &alerts->sink_for(spec.account);
+    sink.add(alert_sink);
+  }
 
   // One program: the engine's start, restart and stop decisions, with nothing to say of its
   // own (qc-run's messages are the program's events and the lines below).
@@ -123,6 +131,9 @@ int run(const Options& o) {
   while (!engine.finished()) {
     auto deadline = engine.next_deadline();
     if (pump && pump->deadline() && (!deadline || *pump->deadline() < *deadline)) deadline = pump->deadline();
+    if (alerts && alerts->next_deadline() && (!deadline || *alerts->next_deadline() < *deadline)) {
+      deadline = alerts->next_deadline();
+    }
     auto events = loop->wait(deadline);
     if (!events) {
       log::error("{}", events.error().message);
@@ -136,12 +147,14 @@ int run(const Options& o) {
       FanoutSink to_people;
       to_people.add(&log_events);
       if (o.json) to_people.add(&json_events);
+      if (alert_sink) to_people.add(alert_sink);
       if (record_updater.verify(to_people)) {
         lost = true;
         engine.stop_for_good(0, now);
       }
     }
     for (const auto& exit : events->exits) {
+      if (alerts && alerts->on_exit(exit.pid, exit.status)) continue;
       if (!engine.find(exit.pid)) continue;  // an adopted descendant, or the guardian
       children.reaped(exit.pid);
       engine.on_exit(exit.pid, exit.status, now);
@@ -167,6 +180,7 @@ int run(const Options& o) {
       engine.stop_all(exit_code::kOk, "", now, stop);
     }
     engine.on_deadline(std::chrono::steady_clock::now());
+    if (alerts) alerts->on_deadline(now);
     // Output last, and a bounded share of it: signals, exits and deadlines come first.
     if (pump && std::find(readable.begin(), readable.end(), pump->handle()) != readable.end()) pump->drain();
     if (pump) pump->on_deadline(now);
@@ -177,6 +191,7 @@ int run(const Options& o) {
     pump->flush();
   }
   if (Status s = lock.release(); !s) log::warn("{}", s.error().message);
+  if (alerts) alerts->finish(std::chrono::steady_clock::now() + std::chrono::seconds(5));
   guardian::dismiss();
 
   if (lost) return exit_code::kLockHeld;

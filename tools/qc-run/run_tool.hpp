@@ -17,6 +17,7 @@ struct Options {
   std::size_t log_files = 5;
   int conflict_exit_code = 75;
   bool json = false;
+  std::optional<std::string> on_event;  // --on-event: the alert command (docs/events.md)
 };
 
 int run(const Options& options);

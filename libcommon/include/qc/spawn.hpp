@@ -36,6 +36,7 @@ struct SpawnOptions {
   // The child is told to stop when we die (Linux: parent-death SIGTERM).
   bool stop_with_parent = true;
   bool stdin_null = false;
+  NativeHandle stdin_from = kInvalidHandle;  // the child's stdin (a pipe's read end); wins over stdin_null
   NativeHandle stdout_to = kInvalidHandle;  // kInvalidHandle: ours
   NativeHandle stderr_to = kInvalidHandle;
 };

@@ -23,6 +23,10 @@ struct Pipe {
   NativeHandle write_end = kInvalidHandle;
 };
 Result<Pipe> make_output_pipe();
+// A pipe whose read end becomes a child's stdin and whose write end we fill at once with a
+// small message (it never blocks: at most the pipe's buffer, 64 KiB); false when it did not fit.
+Result<Pipe> make_input_pipe();
+bool write_now(NativeHandle write_end, const std::string& data);
 void close_handle(NativeHandle handle);
 
 // Reads a program's output as it comes and writes it to its log file line by line. A line is

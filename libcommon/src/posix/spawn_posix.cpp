@@ -133,7 +133,9 @@ QC_CHILD_CODE int child_main(void* arg) {
     }
   }
   ::sigaction(SIGPIPE, &dfl, nullptr);
-  if (options.stdin_null) {
+  if (options.stdin_from != kInvalidHandle) {
+    if (::dup2(static_cast<int>(options.stdin_from), 0) < 0) fail_in_child(plan, kStageSetup, errno);
+  } else if (options.stdin_null) {
     const int null_fd = ::open("/dev/null", O_RDONLY);
     if (null_fd < 0 || ::dup2(null_fd, 0) < 0) fail_in_child(plan, kStageSetup, errno);
     if (null_fd > 2) ::close(null_fd);

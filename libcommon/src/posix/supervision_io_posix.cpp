@@ -27,6 +27,24 @@ Result<Pipe> make_output_pipe() {
   return Pipe{fds[0], fds[1]};
 }
 
+Result<Pipe> make_input_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return os_error("cannot create a pipe for an alert's input", errno);
+  ::fcntl(fds[1], F_SETFL, ::fcntl(fds[1], F_GETFL) | O_NONBLOCK);
+  return Pipe{fds[0], fds[1]};
+}
+
+bool write_now(NativeHandle write_end, const std::string& data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(static_cast<int>(write_end), data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
 void close_handle(NativeHandle handle) {
   if (handle != kInvalidHandle) ::close(static_cast<int>(handle));
 }

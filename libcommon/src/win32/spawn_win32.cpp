@@ -106,7 +106,9 @@ Result<Child> spawn_process(const SpawnOptions& options) {
   std::vector<Handle> keep;  // inheritable duplicates, closed once the child has its copies
   Handle null_input;
   HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
-  if (options.stdin_null) {
+  if (options.stdin_from != kInvalidHandle) {
+    in = win32::to_handle(options.stdin_from);
+  } else if (options.stdin_null) {
     SECURITY_ATTRIBUTES sa{sizeof sa, nullptr, FALSE};
     null_input = Handle(CreateFileW(L"NUL", GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE, &sa,
                                     OPEN_EXISTING, 0, nullptr));

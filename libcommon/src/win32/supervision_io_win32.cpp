@@ -17,6 +17,21 @@ Result<Pipe> make_output_pipe() {
   return Pipe{win32::from_handle(read_end), win32::from_handle(write_end)};
 }
 
+Result<Pipe> make_input_pipe() {
+  HANDLE read_end = nullptr, write_end = nullptr;
+  if (!CreatePipe(&read_end, &write_end, nullptr, 64 * 1024)) {
+    return win32::error("cannot create a pipe for an alert's input", GetLastError());
+  }
+  return Pipe{win32::from_handle(read_end), win32::from_handle(write_end)};
+}
+
+bool write_now(NativeHandle write_end, const std::string& data) {
+  DWORD written = 0;
+  return data.size() <= 64 * 1024 &&
+         WriteFile(win32::to_handle(write_end), data.data(), static_cast<DWORD>(data.size()), &written, nullptr) &&
+         written == data.size();
+}
+
 void close_handle(NativeHandle handle) {
   if (handle != kInvalidHandle) CloseHandle(win32::to_handle(handle));
 }
