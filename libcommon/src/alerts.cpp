@@ -66,7 +66,7 @@ void AlertRunner::fire(const SupervisorEvent& event, const std::optional<std::st
   }
   std::ostringstream line;
   JsonEventWriter(line).emit(event);
-  auto json = nlohmann::json::parse(line.str(), nullptr, false);
+  auto json = nlohmann::ordered_json::parse(line.str(), nullptr, false);
   if (json.is_discarded()) return;
   if (account) json["account"] = *account;
   if (int held_back = std::exchange(suppressed_[event.name], 0); held_back > 0) json["suppressed"] = held_back;
@@ -152,25 +152,16 @@ void AlertRunner::on_deadline(SteadyTime now) {
   }
 }
 
-void AlertRunner::finish(SteadyTime deadline) {
-  while (!waiting_.empty()) {
-    Pending alert = std::move(waiting_.front());
-    waiting_.pop_front();
-    start(alert, std::chrono::steady_clock::now());
-  }
-  if (running_.empty()) return;
-  ExitWatcher watcher;
-  for (const auto& r : running_) watcher.add(r->child.id());
-  SteadyTime until = deadline;
-  for (const auto& r : running_) until = std::min(until, r->kill_at);
-  if (!watcher.wait_all(until)) {
-    for (auto& r : running_) {
-      if (watcher.gone(r->child.id())) continue;
-      log::warn("alert for {}: {} still ran at exit and was killed", r->what, join_command(command_));
-      send_signal(r->child, Signal::kKill, true);
-    }
+bool AlertRunner::busy() const { return !running_.empty() || !waiting_.empty(); }
+
+void AlertRunner::kill_remaining() {
+  for (auto& r : running_) {
+    log::warn("alert for {}: {} still ran at exit and was killed", r->what, join_command(command_));
+    send_signal(r->child, Signal::kKill, true);
   }
   running_.clear();
+  for (const auto& w : waiting_) log::warn("alert for {}'s {} not sent: qc is exiting", w.name, w.event);
+  waiting_.clear();
 }
 
 }  // namespace qc

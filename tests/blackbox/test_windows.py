@@ -348,6 +348,29 @@ class WindowsEdgesTest(WineTestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(launch.wait(timeout=60), 0)
 
+    def test_an_alert_gets_the_event_on_stdin_and_in_its_environment(self):
+        # Issue 12's alerts: the stdin pipe and the environment of a Windows alert command.
+        alerts = self.path("alerts")
+        r = self.run_tool("qc-run", "--on-event", helper_exe(), "--account", "113326", "--max-restarts", "0",
+                          "ALERTED", "--", *self.th("exit", 4), timeout=120)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        # --on-event names an executable; the helper's mode and file come from a wrapper config
+        # in qc-launch below; here the helper runs with no mode and exits 2, which is logged.
+        self.assertIn("alert for ALERTED's gave_up", r.stderr)
+        cfg = {"ACCOUNTS": {}, "LAUNCH": {"lock_dir": wpath(self.lock_dir),
+                                          "on_event": [helper_exe(), "alert", wpath(alerts)],
+                                          "programs": [{"name": "FAILS", "command": self.th("exit", 5),
+                                                        "max_restarts": 0, "account": "212000584"}]}}
+        path = self.path("MASTER_CONFIG.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        r = self.run_tool("qc-launch", wpath(path), timeout=120)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        text = read_text(alerts)
+        self.assertTrue(text.startswith("gave_up FAILS 212000584 5 "), text)
+        event = json.loads(text[text.index("{"):])
+        self.assertEqual((event["event"], event["name"], event["status"]), ("gave_up", "FAILS", 5))
+
     @unittest.skipIf(ON_WINE, "Wine 8 shows a Unix symbolic link as a plain file and its CreateSymbolicLinkW "
                               "creates nothing (WINDOWS.md): a reparse point cannot be planted here")
     def test_a_log_file_that_is_a_symbolic_link_is_refused(self):

@@ -15,6 +15,8 @@
  *   flood                  write lines to stdout as fast as it can, forever
  *   hold FILE RECORD       open FILE as a qc lock holder does (the same access and sharing),
  *                          write the contents of the file RECORD into it, wait forever
+ *   alert FILE             an alert command: append "QC_EVENT QC_NAME QC_ACCOUNT QC_STATUS" and
+ *                          then what stdin holds to FILE
  *   delete FILE            DeleteFile(FILE): exit 0 when it was deleted, else print the error
  *                          and exit 1
  * Waiting for a file polls every 5 ms: this is a fake workload, not product code. */
@@ -141,6 +143,21 @@ int main(int argc, char** argv) {
     snprintf(buf, sizeof buf, "%s.held", argv[3]);
     append(buf, "held\n");
     Sleep(INFINITE);
+  }
+  if (!strcmp(mode, "alert") && argc > 2) {
+    static char in[65536];
+    size_t n = fread(in, 1, sizeof in - 1, stdin);
+    in[n] = 0;
+    const char* keys[] = {"QC_EVENT", "QC_NAME", "QC_ACCOUNT", "QC_STATUS"};
+    char line[1024] = "";
+    for (int i = 0; i < 4; ++i) {
+      const char* v = getenv(keys[i]);
+      strcat(line, v && *v ? v : "-");
+      strcat(line, " ");
+    }
+    append(argv[2], line);
+    append(argv[2], in);
+    return 0;
   }
   if (!strcmp(mode, "delete") && argc > 2) {
     if (DeleteFileA(argv[2])) return 0;

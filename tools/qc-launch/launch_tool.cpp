@@ -437,8 +437,18 @@ int Orchestrator::run() {
       std::chrono::duration<double>(o_.status_interval_s > 0 ? o_.status_interval_s : 0));
   next_status_ = Clock::now() + interval;
   engine_->start(Clock::now());
-  while (!engine_->finished()) {
-    auto events = loop_->wait(next_deadline());
+  std::optional<SteadyTime> alerts_until;  // done: alerts still running get until then
+  for (;;) {
+    if (engine_->finished()) {
+      const auto now = Clock::now();
+      if (!alerts_ || !alerts_->busy()) break;
+      if (!alerts_until) alerts_until = now + std::chrono::duration_cast<Clock::duration>(
+                                                  std::chrono::duration<double>(AlertRunner::kExitGraceS));
+      if (now >= *alerts_until) break;
+    }
+    auto deadline = next_deadline();
+    if (alerts_until && (!deadline || *alerts_until < *deadline)) deadline = alerts_until;
+    auto events = loop_->wait(deadline);
     if (!events) {
       log::error("{}", events.error().message);
       engine_->stop_all(exit_code::kNo, "the event loop failed", Clock::now());
@@ -460,6 +470,8 @@ int Orchestrator::run() {
         report_status();
       } else if (s.signal == Signal::kHangup) {  // a closed terminal or SSH session stops nothing
         log::info("SIGHUP received and ignored: every program runs on (stop with SIGTERM or qc-shutdown)");
+      } else if (engine_->finished()) {  // only alerts are left: no more waiting for them
+        alerts_until = now;
       } else if (!engine_->stopping()) {
         engine_->stop_all(exit_code::kOk, "stopping every program (" + signal_name(s.number) + ")", now);
       } else if (!engine_->killing()) {
@@ -494,7 +506,7 @@ int Orchestrator::run() {
     if (p.lock) p.lock->release();
   }
   own_lock_.reset();
-  if (alerts_) alerts_->finish(Clock::now() + std::chrono::seconds(5));
+  if (alerts_) alerts_->kill_remaining();
   guardian::dismiss();
   return engine_->exit_code();
 }

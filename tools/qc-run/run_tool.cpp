@@ -128,8 +128,17 @@ int run(const Options& o) {
   const ProgramSupervisor& supervisor = engine.program(0);
   engine.start(std::chrono::steady_clock::now());
   bool stop_requested = false;
-  while (!engine.finished()) {
+  std::optional<SteadyTime> alerts_until;  // done: alerts still running get until then
+  for (;;) {
+    if (engine.finished()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!alerts || !alerts->busy()) break;
+      if (!alerts_until) alerts_until = now + std::chrono::duration_cast<SteadyTime::duration>(
+                                                  std::chrono::duration<double>(AlertRunner::kExitGraceS));
+      if (now >= *alerts_until) break;
+    }
     auto deadline = engine.next_deadline();
+    if (alerts_until && (!deadline || *alerts_until < *deadline)) deadline = alerts_until;
     if (pump && pump->deadline() && (!deadline || *pump->deadline() < *deadline)) deadline = pump->deadline();
     if (alerts && alerts->next_deadline() && (!deadline || *alerts->next_deadline() < *deadline)) {
       deadline = alerts->next_deadline();
@@ -169,6 +178,10 @@ int run(const Options& o) {
                   spec.name);
         continue;
       }
+      if (engine.finished()) {  // only alerts are left: no more waiting for them
+        alerts_until = now;
+        continue;
+      }
       if (stop_requested) {  // a second request: no more waiting
         log::info("stopping {} now (SIGKILL)", spec.name);
         engine.kill_all();
@@ -191,7 +204,7 @@ int run(const Options& o) {
     pump->flush();
   }
   if (Status s = lock.release(); !s) log::warn("{}", s.error().message);
-  if (alerts) alerts->finish(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  if (alerts) alerts->kill_remaining();
   guardian::dismiss();
 
   if (lost) return exit_code::kLockHeld;

@@ -41,8 +41,11 @@ class AlertRunner {
   bool on_exit(Pid pid, const ExitStatus& status);
   std::optional<SteadyTime> next_deadline() const;
   void on_deadline(SteadyTime now);
-  // At the end: starts what waits, waits for every alert until `deadline`, kills the rest.
-  void finish(SteadyTime deadline);
+  // Whether an alert runs or waits: a tool that is done gives them kExitGraceS more, in its
+  // event loop (so that their failures are still logged), then calls kill_remaining().
+  bool busy() const;
+  void kill_remaining();
+  static constexpr double kExitGraceS = 5;
 
  private:
   struct Pending {
