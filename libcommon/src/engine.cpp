@@ -26,6 +26,7 @@ SupervisionEngine::SupervisionEngine(std::vector<EngineProgram> programs, Proces
       started_(programs_.size(), false),
       stop_sent_(programs_.size(), false),
       done_(programs_.size(), false),
+      health_(programs_.size()),
       control_(control),
       host_(host) {
   for (auto& p : programs_) supervisors_.push_back(std::make_unique<ProgramSupervisor>(p.spec, control_, *p.sink));
@@ -115,6 +116,56 @@ void SupervisionEngine::on_ready_result(bool ready, const std::string& why_not, 
   advance(now);
 }
 
+void SupervisionEngine::on_health_result(std::size_t index, bool healthy, const std::string& why_not,
+                                         SteadyTime now) {
+  HealthState& h = health_[index];
+  if (!h.in_flight) return;
+  h.in_flight = false;
+  ProgramSupervisor& sup = *supervisors_[index];
+  const auto process = sup.process();
+  if (!process || process->pid != h.run || stopping_) return;  // an answer about a run that is over
+  const HealthCheck& check = *programs_[index].health;
+  if (healthy) {
+    h.failed = 0;
+  } else if (++h.failed >= check.failures) {
+    const std::string why = std::to_string(h.failed) + " health check" + (h.failed == 1 ? "" : "s") +
+                            " failed in a row (" + why_not + ")";
+    h.failed = 0;
+    h.next.reset();
+    sup.restart_unhealthy(why, now);
+    advance(now);
+    return;
+  }
+  const SteadyTime due = after(h.started, check.interval_s);
+  h.next = due > now ? due : now;
+}
+
+void SupervisionEngine::follow_health(SteadyTime now) {
+  for (std::size_t i = 0; i < programs_.size(); ++i) {
+    if (!programs_[i].health) continue;
+    HealthState& h = health_[i];
+    const ProgramSupervisor& sup = *supervisors_[i];
+    const auto process = sup.process();
+    const bool checkable = !stopping_ && process && sup.state() == ProgramState::kRunning;
+    if (!checkable || (h.run && process && *h.run != process->pid)) {
+      if (h.in_flight) host_.cancel_health_check(i);
+      h = HealthState{};
+    }
+    if (!checkable) continue;
+    if (!h.run) {  // a run that became RUNNING: its first check one interval from now
+      h.run = process->pid;
+      h.next = after(now, programs_[i].health->interval_s);
+    }
+    if (h.in_flight || !h.next || now < *h.next) continue;
+    h.next.reset();
+    h.in_flight = true;
+    h.started = now;
+    if (Status s = host_.begin_health_check(i, programs_[i].health->timeout_s, now); !s) {
+      on_health_result(i, false, s.error().message, now);
+    }
+  }
+}
+
 void SupervisionEngine::on_exit(Pid pid, const ExitStatus& status, SteadyTime now) {
   auto i = find(pid);
   if (!i) return;
@@ -138,6 +189,9 @@ std::optional<SteadyTime> SupervisionEngine::next_deadline() const {
   };
   for (const auto& sup : supervisors_) consider(sup->next_deadline());
   if (!stopping_) consider(start_at_);
+  for (const auto& h : health_) {
+    if (!stopping_ && !h.in_flight) consider(h.next);
+  }
   return deadline;
 }
 
@@ -184,6 +238,7 @@ void SupervisionEngine::mark_done(std::size_t index) {
 // ended, and the end of it all.
 void SupervisionEngine::advance(SteadyTime now) {
   if (finished_) return;
+  follow_health(now);
   if (stopping_) {
     while (stop_cursor_ >= 0) {
       const auto i = static_cast<std::size_t>(stop_cursor_);

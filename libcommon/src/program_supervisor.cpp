@@ -121,6 +121,8 @@ void ProgramSupervisor::spawn(SteadyTime now) {
   }
   process_ = *started;
   run_start_ = now;
+  killed_ = false;
+  unhealthy_ = false;
   state_ = spec_.needs_ready ? ProgramState::kStarting : ProgramState::kRunning;
   emit("started", std::nullopt, spec_.name + " started as PID " + std::to_string(process_->pid));
 }
@@ -139,6 +141,15 @@ void ProgramSupervisor::on_exit(const ExitStatus& status, SteadyTime now) {
   const double ran_s =
       run_start_ ? std::chrono::duration<double>(now - *run_start_).count() : 0.0;
 
+  if (state_ == ProgramState::kStopping && unhealthy_ && !stop_requested_) {
+    // Stopped because it failed its health checks: a failed run like a crash.
+    unhealthy_ = false;
+    emit("exited", code, how + " (stopped as unhealthy)");
+    process_.reset();
+    deadline_.reset();
+    retry_or_give_up(now, ran_s, code);
+    return;
+  }
   if (state_ == ProgramState::kStopping) {
     emit("stopped", code, spec_.name + " (PID " + std::to_string(process_->pid) + ") stopped: " +
                               status.describe());
@@ -215,6 +226,16 @@ void ProgramSupervisor::stop(Signal signal, SteadyTime now) {
     default:
       break;
   }
+}
+
+void ProgramSupervisor::restart_unhealthy(const std::string& why, SteadyTime now) {
+  if (state_ != ProgramState::kRunning || !process_ || stop_requested_) return;
+  emit("unhealthy", std::nullopt,
+       spec_.name + " (PID " + std::to_string(process_->pid) + ") is unhealthy: " + why + "; restarting it");
+  unhealthy_ = true;
+  state_ = ProgramState::kStopping;
+  control_.signal_group(process_->pid, spec_.stop_signal);
+  deadline_ = after(now, spec_.stop_timeout_s);
 }
 
 void ProgramSupervisor::no_more_restarts() {

@@ -2,9 +2,12 @@
 import json
 import os
 import signal
+import socket
+import subprocess
+import time
 import unittest
 
-from qctest import QcTestCase, is_dead, read_text, wait_until
+from qctest import QcTestCase, is_dead, read_text, tool, wait_until
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "alerts")
 TO_FILE = os.path.join(EXAMPLES, "alert-to-file.sh")
@@ -124,6 +127,56 @@ class AlertTest(QcTestCase):
         r = self.run_tool("qc-run", "--on-event", "/no/such/alert", "--max-restarts", "0", "X", "--", "false")
         self.assertEqual(r.returncode, 1)
         self.assertIn("alert for X's gave_up not sent: cannot run /no/such/alert", r.stderr)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class HealthTest(QcTestCase):
+    """A program that stops answering its health checks is restarted; one that answers is not."""
+
+    def launch(self, health):
+        port = free_port()
+        endpoint = "tcp://127.0.0.1:%d" % port
+        program = {"name": "GATEWAY", "command": tool("qc-heartbeat") + ["--serve", endpoint],
+                   "health": dict({"heartbeat": endpoint}, **health), "stop_timeout_s": 1,
+                   "backoff_s": [0.1, 0.1], "max_restarts": 5}
+        cfg = {"ACCOUNTS": {}, "LAUNCH": {"lock_dir": self.lock_dir, "programs": [program]}}
+        path = self.path("MASTER_CONFIG.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        return self.start_tool("qc-launch", "--json", path, stdout=subprocess.PIPE, text=True)
+
+    def test_a_program_that_hangs_is_restarted_after_its_failed_checks(self):
+        launch = self.launch({"interval_s": 0.3, "timeout_s": 0.3, "failures": 2})
+        first = self.wait_for_child("GATEWAY")["child_pid"]
+        os.kill(first, signal.SIGSTOP)  # alive, holding its port, answering nothing: hung
+        hung_at = time.monotonic()
+        second = wait_until(lambda: (self.read_record("GATEWAY") or {}).get("child_pid") not in (None, first) and
+                            self.read_record("GATEWAY")["child_pid"], timeout=20, message="a new run")
+        # 2 failed checks 0.3 s apart (+ one timeout), the stop (1 s: the hung run is killed),
+        # the backoff (0.1 s) and the start: well under 5 s.
+        self.assertLess(time.monotonic() - hung_at, 5.0)
+        self.assertNotEqual(second, first)
+        launch.send_signal(signal.SIGTERM)
+        self.assertEqual(launch.wait(timeout=30), 0)
+        events = [json.loads(l) for l in launch.stdout.read().splitlines()]
+        unhealthy = [e for e in events if e["event"] == "unhealthy"]
+        self.assertEqual(len(unhealthy), 1, events)
+        self.assertEqual(unhealthy[0]["pid"], first)
+
+    def test_a_program_that_answers_is_never_restarted(self):
+        launch = self.launch({"interval_s": 0.2, "timeout_s": 1, "failures": 1})
+        first = self.wait_for_child("GATEWAY")["child_pid"]
+        time.sleep(2.5)  # ten checks or so: the test is that nothing happens
+        self.assertEqual(self.read_record("GATEWAY")["child_pid"], first)
+        launch.send_signal(signal.SIGTERM)
+        self.assertEqual(launch.wait(timeout=30), 0)
+        events = [json.loads(l)["event"] for l in launch.stdout.read().splitlines()]
+        self.assertNotIn("unhealthy", events)
 
 
 if __name__ == "__main__":

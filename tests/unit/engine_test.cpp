@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "qc/exit_codes.hpp"
@@ -53,6 +54,18 @@ class FakeHost : public EngineHost {
   void ready_without_check(std::size_t index) override { ready_at_once.push_back(index); }
   void program_done(std::size_t index) override { done.push_back(index); }
   void note(bool error, const std::string& text) override { notes.push_back((error ? "E " : "I ") + text); }
+  Status begin_health_check(std::size_t index, double timeout_s, SteadyTime now) override {
+    health_checks.push_back({index, timeout_s, now});
+    return {};
+  }
+  void cancel_health_check(std::size_t index) override { health_cancelled.push_back(index); }
+  struct Check {
+    std::size_t index;
+    double timeout_s;
+    SteadyTime at;
+  };
+  std::vector<Check> health_checks;
+  std::vector<std::size_t> health_cancelled;
 
   std::optional<std::size_t> refuse;
   std::vector<std::pair<std::size_t, double>> checks;
@@ -270,6 +283,74 @@ TEST_F(EngineTest, ASecondStopKillsWhatRuns) {
   engine.kill_all();
   EXPECT_TRUE(engine.killing());
   EXPECT_EQ(processes.signalled.back().second, Signal::kKill);
+}
+
+EngineProgram checked(EngineProgram p) {
+  p.health = HealthCheck{1.0, 0.5, 2};
+  return p;
+}
+
+TEST_F(EngineTest, HealthChecksBeginOneIntervalAfterTheStartAndFailuresInARowRestartTheRun) {
+  SupervisionEngine engine({checked(program("GATEWAY"))}, processes, host);
+  engine.start(t0);
+  ASSERT_TRUE(engine.next_deadline());
+  EXPECT_EQ(*engine.next_deadline(), t0 + 1s);
+  engine.on_deadline(t0 + 1s);
+  ASSERT_EQ(host.health_checks.size(), 1u);
+  EXPECT_DOUBLE_EQ(host.health_checks[0].timeout_s, 0.5);
+  engine.on_health_result(0, false, "timed out", t0 + 1500ms);
+  EXPECT_TRUE(processes.signalled.empty()) << "one failure of two";
+  EXPECT_EQ(*engine.next_deadline(), t0 + 2s) << "every interval, counted from each check's start";
+  engine.on_deadline(t0 + 2s);
+  engine.on_health_result(0, false, "timed out", t0 + 2500ms);
+  ASSERT_EQ(processes.signalled.size(), 1u);
+  EXPECT_EQ(processes.signalled[0], std::make_pair(std::string("GATEWAY"), Signal::kTerminate));
+  EXPECT_NE(std::find(sink.events.begin(), sink.events.end(), "GATEWAY:unhealthy"), sink.events.end());
+  // The stopped run counts like a crash: restarted after the backoff, with checks of its own.
+  engine.on_exit(processes.pids["GATEWAY"], ExitStatus{0, 15}, t0 + 3s);
+  EXPECT_EQ(engine.program(0).state(), ProgramState::kBackoff);
+  EXPECT_EQ(engine.program(0).restarts(), 1);
+  engine.on_deadline(t0 + 4s);
+  EXPECT_EQ(processes.started.size(), 2u);
+  EXPECT_EQ(*engine.next_deadline(), t0 + 5s);
+}
+
+TEST_F(EngineTest, AHealthyAnswerResetsTheCount) {
+  SupervisionEngine engine({checked(program("GATEWAY"))}, processes, host);
+  engine.start(t0);
+  auto now = t0;
+  for (bool healthy : {false, true, false, true, false}) {
+    now = *engine.next_deadline();
+    engine.on_deadline(now);
+    engine.on_health_result(0, healthy, healthy ? "" : "refused", now + 100ms);
+  }
+  EXPECT_TRUE(processes.signalled.empty());
+  EXPECT_EQ(host.health_checks.size(), 5u);
+}
+
+TEST_F(EngineTest, AnAnswerAboutARunThatEndedIsIgnoredAndStoppingCancelsChecks) {
+  SupervisionEngine engine({checked(program("GATEWAY"))}, processes, host);
+  engine.start(t0);
+  engine.on_deadline(t0 + 1s);
+  engine.on_exit(processes.pids["GATEWAY"], ExitStatus{1, 0}, t0 + 1100ms);  // crashed meanwhile
+  EXPECT_EQ(host.health_cancelled, std::vector<std::size_t>{0});
+  engine.on_health_result(0, false, "refused", t0 + 1200ms);
+  engine.on_deadline(t0 + 2100ms);  // the restart
+  engine.on_deadline(t0 + 3100ms);  // the new run's first check
+  ASSERT_EQ(host.health_checks.size(), 2u);
+  engine.stop_all(exit_code::kOk, "stop", t0 + 3200ms);
+  EXPECT_EQ(host.health_cancelled, (std::vector<std::size_t>{0, 0}));
+  EXPECT_TRUE(std::none_of(processes.signalled.begin(), processes.signalled.end(),
+                           [](const auto& s) { return s.second == Signal::kKill; }));
+}
+
+TEST_F(EngineTest, AProgramWaitingForReadinessIsNotHealthChecked) {
+  SupervisionEngine engine({checked(program("GATEWAY", true))}, processes, host);
+  engine.start(t0);
+  engine.on_deadline(t0 + 5s);
+  EXPECT_TRUE(host.health_checks.empty());
+  engine.on_ready_result(true, "", t0 + 5s);
+  EXPECT_EQ(*engine.next_deadline(), t0 + 6s);
 }
 
 }  // namespace

@@ -121,7 +121,7 @@ const std::set<std::string> kLaunchKeys = {"name", "lock_dir", "log_dir", "defau
 const std::set<std::string> kPolicyKeys = {"restart", "max_restarts", "backoff_s", "reset_after_s",
                                            "stop_timeout_s", "stop_signal"};
 const std::set<std::string> kProgramKeys = {"name",  "command", "for_each", "account",
-                                            "start_delay_s", "ready", "cwd", "env"};
+                                            "start_delay_s", "ready", "cwd", "env", "health"};
 
 void reject_unknown_keys(const json& object, const std::set<std::string>& allowed,
                          const std::set<std::string>& also, const std::string& where) {
@@ -216,6 +216,37 @@ ReadySpec read_ready(const json& v, const std::string& where, const Expander& ex
   return ready;
 }
 
+HealthSpec read_health(const json& v, const std::string& where, const Expander& expand) {
+  if (!v.is_object()) fail(where + ": \"health\" must be an object");
+  reject_unknown_keys(v, {"tcp", "heartbeat", "interval_s", "timeout_s", "failures"}, {}, where + ": \"health\"");
+  if (!v.contains("tcp") && !v.contains("heartbeat")) {
+    fail(where + ": \"health\" needs \"tcp\": \"HOST:PORT\" or \"heartbeat\": \"tcp://HOST:PORT\"");
+  }
+  json probe = json::object();
+  for (const char* key : {"tcp", "heartbeat"}) {
+    if (v.contains(key)) probe[key] = v.at(key);
+  }
+  HealthSpec health;
+  health.check = read_ready(probe, where + " (health)", expand);
+  health.check.timeout_s = 5;
+  if (v.contains("timeout_s")) {
+    health.check.timeout_s = number_at(v, "timeout_s", where + ": health", 0);
+    if (health.check.timeout_s <= 0) fail(where + ": health.timeout_s must be positive");
+  }
+  if (v.contains("interval_s")) {
+    health.interval_s = number_at(v, "interval_s", where + ": health", 0);
+    if (health.interval_s < 0.1) fail(where + ": health.interval_s must be at least 0.1");
+  }
+  if (v.contains("failures")) {
+    const json& f = v.at("failures");
+    if (!f.is_number_integer() || f.get<long long>() < 1 || f.get<long long>() > 1000) {
+      fail(where + ": health.failures must be an integer from 1 to 1000");
+    }
+    health.failures = static_cast<int>(f.get<long long>());
+  }
+  return health;
+}
+
 // One program entry, expanded for one account (or for none).
 PlannedProgram expand_program(const json& p, const std::string& label, const ProgramSpec& defaults,
                               const fs::path& base, const std::string* account_key,
@@ -246,6 +277,7 @@ PlannedProgram expand_program(const json& p, const std::string& label, const Pro
   }
   if (p.contains("start_delay_s")) out.start_delay_s = number_at(p, "start_delay_s", where, 0);
   if (p.contains("ready")) out.ready = read_ready(p.at("ready"), where, expand);
+  if (p.contains("health")) out.health = read_health(p.at("health"), where, expand);
   out.spec.needs_ready = out.ready.kind != ReadySpec::Kind::kNone;
   out.spec.cwd = p.contains("cwd") ? resolve(base, expand(string_at(p, "cwd", where), "cwd"))
                                    : base.string();

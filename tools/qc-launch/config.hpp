@@ -18,9 +18,18 @@ struct ReadySpec {
   double timeout_s = 30;
 };
 
+// A health check (docs/config.md): the probe (kind and target; timeout_s is one check's
+// bound), how often, and how many failures in a row restart the run.
+struct HealthSpec {
+  ReadySpec check;
+  double interval_s = 10;
+  int failures = 3;
+};
+
 struct PlannedProgram {
   ProgramSpec spec;
   ReadySpec ready;
+  std::optional<HealthSpec> health;
   double start_delay_s = 0;
   std::string account_key;  // the ACCOUNTS key it was made for (for_each), else empty
 };

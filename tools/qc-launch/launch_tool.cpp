@@ -97,6 +97,7 @@ struct Program {
   std::unique_ptr<LockRecordUpdater> record;
   FanoutSink sink;
   EventSink* alerts = nullptr;  // its alerts' sink, if there are alerts
+  std::unique_ptr<ReadinessProbe> health;  // its health check in flight
   bool lock_lost = false;  // another process took its name: stopped for good
 };
 
@@ -125,6 +126,9 @@ class Orchestrator : private EngineHost {
   void ready_without_check(std::size_t index) override;
   void program_done(std::size_t index) override;
   void note(bool error, const std::string& text) override;
+  Status begin_health_check(std::size_t index, double timeout_s, SteadyTime now) override;
+  void cancel_health_check(std::size_t index) override;
+  void on_health_probes(const std::vector<NativeHandle>& readable, SteadyTime now);
 
   const Options& o_;
   LaunchPlan plan_;
@@ -234,7 +238,10 @@ int Orchestrator::set_up_programs() {
   }
   std::vector<EngineProgram> programs;
   for (auto& p : programs_) {
-    programs.push_back({p.plan.spec, p.plan.start_delay_s, p.plan.ready.timeout_s, ready_text(p.plan.ready), &p.sink});
+    std::optional<HealthCheck> health;
+    if (p.plan.health) health = HealthCheck{p.plan.health->interval_s, p.plan.health->check.timeout_s, p.plan.health->failures};
+    programs.push_back({p.plan.spec, p.plan.start_delay_s, p.plan.ready.timeout_s, ready_text(p.plan.ready), &p.sink,
+                        health});
   }
   engine_ = std::make_unique<SupervisionEngine>(std::move(programs), *children_, static_cast<EngineHost&>(*this));
   return exit_code::kOk;
@@ -302,6 +309,36 @@ void Orchestrator::note(bool error, const std::string& text) {
     log::error("{}", text);
   } else {
     log::info("{}", text);
+  }
+}
+
+Status Orchestrator::begin_health_check(std::size_t index, double timeout_s, SteadyTime) {
+  Program& p = programs_[index];
+  ReadySpec check = p.plan.health->check;
+  check.timeout_s = timeout_s;
+  auto probe = ReadinessProbe::start(check, /*once=*/true);
+  if (!probe) return probe.error();
+  p.health = std::move(*probe);
+  loop_->watch_readable(p.health->wake_handle());
+  return {};
+}
+
+void Orchestrator::cancel_health_check(std::size_t index) {
+  Program& p = programs_[index];
+  if (!p.health) return;
+  loop_->unwatch_readable(p.health->wake_handle());
+  p.health.reset();
+}
+
+void Orchestrator::on_health_probes(const std::vector<NativeHandle>& readable, SteadyTime now) {
+  for (std::size_t i = 0; i < programs_.size(); ++i) {
+    Program& p = programs_[i];
+    if (!p.health || std::find(readable.begin(), readable.end(), p.health->wake_handle()) == readable.end()) continue;
+    const auto outcome = p.health->outcome();
+    if (!outcome) continue;
+    const std::string failure = ready_text(p.plan.health->check) + ": " + p.health->last_failure();
+    cancel_health_check(i);
+    engine_->on_health_result(i, *outcome, failure, now);
   }
 }
 
@@ -480,11 +517,12 @@ int Orchestrator::run() {
       }
     }
     on_probe(now);
+    on_health_probes(readable, now);
     engine_->on_deadline(now);
     if (alerts_) alerts_->on_deadline(now);
     // Output after signals, exits and deadlines, a bounded share per program per wake-up.
     for (NativeHandle h : events->readable) {
-      if ((probe_ && h == probe_->wake_handle()) || h == lock_changes) continue;
+      if ((probe_ && h == probe_->wake_handle()) || h == lock_changes) continue;  // health probes: no pump has theirs
       for (auto& p : programs_) {
         if (p.pump && p.pump->handle() == h) p.pump->drain();
       }

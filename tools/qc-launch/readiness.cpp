@@ -9,20 +9,20 @@
 
 namespace qc::launch {
 
-Result<std::unique_ptr<ReadinessProbe>> ReadinessProbe::start(const ReadySpec& spec) {
+Result<std::unique_ptr<ReadinessProbe>> ReadinessProbe::start(const ReadySpec& spec, bool once) {
   auto done = Notifier::create();
   if (!done) return done.error();
   auto cancel = Notifier::create();
   if (!cancel) return cancel.error();
   std::unique_ptr<ReadinessProbe> probe(
-      new ReadinessProbe(spec, std::move(*done), std::move(*cancel)));
+      new ReadinessProbe(spec, once, std::move(*done), std::move(*cancel)));
   probe->thread_ = std::thread([p = probe.get()] { p->run(); });
   return probe;
 }
 
-ReadinessProbe::ReadinessProbe(ReadySpec spec, std::unique_ptr<Notifier> done,
+ReadinessProbe::ReadinessProbe(ReadySpec spec, bool once, std::unique_ptr<Notifier> done,
                                std::unique_ptr<Notifier> cancel)
-    : spec_(std::move(spec)), done_(std::move(done)), cancel_(std::move(cancel)) {}
+    : spec_(std::move(spec)), once_(once), done_(std::move(done)), cancel_(std::move(cancel)) {}
 
 ReadinessProbe::~ReadinessProbe() {
   cancel_->notify();
@@ -53,7 +53,7 @@ void ReadinessProbe::run() {
   for (;;) {
     const auto left_ms = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
     if (left_ms <= 0) break;
-    const int attempt_ms = static_cast<int>(std::min<long long>(left_ms, 1000));
+    const int attempt_ms = static_cast<int>(once_ ? left_ms : std::min<long long>(left_ms, 1000));
     std::string why;
     ProbeOutcome result;
     if (spec_.kind == ReadySpec::Kind::kHeartbeat) {
@@ -79,6 +79,7 @@ void ReadinessProbe::run() {
       std::lock_guard<std::mutex> lock(mutex_);
       last_failure_ = why;
     }
+    if (once_) break;
     const auto wait_ms = std::min<long long>(
         retry_ms, duration_cast<milliseconds>(deadline - steady_clock::now()).count());
     if (wait_ms > 0 && wait_cancelled(cancel_->handle(), static_cast<int>(wait_ms))) return;

@@ -17,7 +17,9 @@ namespace qc::launch {
 
 class ReadinessProbe {
  public:
-  static Result<std::unique_ptr<ReadinessProbe>> start(const ReadySpec& spec);
+  // Retries until the program answers or spec.timeout_s passes; with `once` (a health check)
+  // makes one attempt bounded by the timeout.
+  static Result<std::unique_ptr<ReadinessProbe>> start(const ReadySpec& spec, bool once = false);
   ~ReadinessProbe();  // cancels and joins
 
   // Readable once the outcome is known.
@@ -28,10 +30,11 @@ class ReadinessProbe {
   std::string last_failure() const;
 
  private:
-  ReadinessProbe(ReadySpec spec, std::unique_ptr<Notifier> done, std::unique_ptr<Notifier> cancel);
+  ReadinessProbe(ReadySpec spec, bool once, std::unique_ptr<Notifier> done, std::unique_ptr<Notifier> cancel);
   void run();
 
   ReadySpec spec_;
+  bool once_ = false;
   std::unique_ptr<Notifier> done_;
   std::unique_ptr<Notifier> cancel_;
   std::thread thread_;

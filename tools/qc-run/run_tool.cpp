@@ -124,7 +124,7 @@ int run(const Options& o) {
     void program_done(std::size_t) override {}
     void note(bool, const std::string&) override {}
   } host;
-  SupervisionEngine engine({EngineProgram{spec, 0, 0, "", &sink}}, children, host);
+  SupervisionEngine engine({EngineProgram{spec, 0, 0, "", &sink, std::nullopt}}, children, host);
   const ProgramSupervisor& supervisor = engine.program(0);
   engine.start(std::chrono::steady_clock::now());
   bool stop_requested = false;

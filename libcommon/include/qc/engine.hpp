@@ -21,12 +21,22 @@
 
 namespace qc {
 
+// Health checks while a program runs: one every interval_s (the first interval_s after it
+// is running), each within timeout_s; after `failures` failures in a row the run is stopped
+// and restarted like a crash (ProgramSupervisor::restart_unhealthy).
+struct HealthCheck {
+  double interval_s = 10;
+  double timeout_s = 5;
+  int failures = 3;
+};
+
 struct EngineProgram {
   ProgramSpec spec;               // spec.needs_ready: started programs wait for a ready check
   double start_delay_s = 0;       // wait this long before starting it (after the one before is ready)
   double ready_timeout_s = 0;     // how long its ready check may take
   std::string ready_check;        // what the check is, for messages ("tcp 127.0.0.1:5555")
   EventSink* sink = nullptr;      // where its events go (never null when started)
+  std::optional<HealthCheck> health;
 };
 
 // What the engine asks of the tool that runs it.
@@ -44,6 +54,10 @@ class EngineHost {
   virtual void ready_without_check(std::size_t index) = 0;
   // Program `index` has ended for good: release what serves it (its output, its lock).
   virtual void program_done(std::size_t index) = 0;
+  // Begins one health check of program `index`, answered with on_health_result; cancels one.
+  // Only programs with a HealthCheck are checked.
+  virtual Status begin_health_check(std::size_t, double /*timeout_s*/, SteadyTime) { return {}; }
+  virtual void cancel_health_check(std::size_t) {}
   // A line for the person: why everything stops, or that everything has ended.
   virtual void note(bool error, const std::string& text) = 0;
 };
@@ -64,6 +78,8 @@ class SupervisionEngine {
   void on_exit(Pid pid, const ExitStatus& status, SteadyTime now);
   // The answer to begin_ready_check: ready, or not ready with why.
   void on_ready_result(bool ready, const std::string& why_not, SteadyTime now);
+  // The answer to begin_health_check for program `index`: healthy, or not with why.
+  void on_health_result(std::size_t index, bool healthy, const std::string& why_not, SteadyTime now);
   void on_deadline(SteadyTime now);
   std::optional<SteadyTime> next_deadline() const;
 
@@ -89,12 +105,24 @@ class SupervisionEngine {
   void start_next(SteadyTime now);
   void advance(SteadyTime now);
   void mark_done(std::size_t index);
+  // Starts due checks, and follows each program's runs: a new run starts its own schedule, a
+  // run that ended has its check cancelled.
+  void follow_health(SteadyTime now);
+
+  struct HealthState {
+    std::optional<Pid> run;           // the run being checked
+    std::optional<SteadyTime> next;   // the next check
+    bool in_flight = false;
+    SteadyTime started{};             // when the check in flight began
+    int failed = 0;                   // failures in a row
+  };
 
   std::vector<EngineProgram> programs_;
   std::vector<std::unique_ptr<ProgramSupervisor>> supervisors_;
   std::vector<bool> started_;
   std::vector<bool> stop_sent_;
   std::vector<bool> done_;
+  std::vector<HealthState> health_;
   ProcessControl& control_;
   EngineHost& host_;
 

@@ -110,6 +110,10 @@ class ProgramSupervisor {
   void stop(Signal signal, SteadyTime now);
   // Kills the group now (a second Ctrl+C, or a failed start-up).
   void kill_now();
+  // The run failed its health checks: an `unhealthy` event, then the run is stopped (its
+  // stop signal, SIGKILL at the stop timeout) and its end counts as a failed run: restarted
+  // under the backoff, or given up when the restarts are used up. Only a RUNNING program.
+  void restart_unhealthy(const std::string& why, SteadyTime now);
   // From now on an exit is final: no restart (a shutdown in progress elsewhere). A pending
   // restart is cancelled.
   void no_more_restarts();
@@ -135,6 +139,7 @@ class ProgramSupervisor {
   int total_restarts_ = 0;
   bool stop_requested_ = false;
   bool killed_ = false;
+  bool unhealthy_ = false;  // the current stop is a health restart, not a request
 };
 
 // The backoff before restart number `attempt` (1-based): initial, doubled after each quick
