@@ -168,6 +168,27 @@ class HealthTest(QcTestCase):
         self.assertEqual(len(unhealthy), 1, events)
         self.assertEqual(unhealthy[0]["pid"], first)
 
+    def test_qc_run_restarts_a_command_that_hangs(self):
+        endpoint = "tcp://127.0.0.1:%d" % free_port()
+        sup = self.start_tool("qc-run", "--json", "--health-heartbeat", endpoint, "--health-interval", "0.3",
+                              "--health-timeout", "0.3", "--health-failures", "2", "--stop-timeout", "1",
+                              "--backoff", "0.1,0.1", "GW", "--", *tool("qc-heartbeat"), "--serve", endpoint,
+                              stdout=subprocess.PIPE, text=True)
+        first = self.wait_for_child("GW")["child_pid"]
+        os.kill(first, signal.SIGSTOP)
+        wait_until(lambda: (self.read_record("GW") or {}).get("child_pid") not in (None, first), timeout=20,
+                   message="a new run")
+        sup.send_signal(signal.SIGTERM)
+        self.assertEqual(sup.wait(timeout=30), 0)
+        events = [json.loads(l)["event"] for l in sup.stdout.read().splitlines()]
+        self.assertEqual(events.count("unhealthy"), 1, events)
+
+    def test_health_options_are_checked(self):
+        for bad in (["--health-heartbeat", "127.0.0.1:5555"], ["--health-tcp", "nohostport"],
+                    ["--health-tcp", "h:1", "--health-heartbeat", "tcp://h:1"], ["--health-interval", "0"]):
+            r = self.run_tool("qc-run", *bad, "X", "--", "true")
+            self.assertEqual(r.returncode, 64, (bad, r.stderr))
+
     def test_a_program_that_answers_is_never_restarted(self):
         launch = self.launch({"interval_s": 0.2, "timeout_s": 1, "failures": 1})
         first = self.wait_for_child("GATEWAY")["child_pid"]

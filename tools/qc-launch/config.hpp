@@ -7,16 +7,12 @@
 #include <variant>
 #include <vector>
 
+#include "qc/probe.hpp"
 #include "qc/program_supervisor.hpp"
 
 namespace qc::launch {
 
-struct ReadySpec {
-  enum class Kind { kNone, kTcp, kHeartbeat };
-  Kind kind = Kind::kNone;
-  std::string target;  // "HOST:PORT" or "tcp://HOST:PORT"
-  double timeout_s = 30;
-};
+using qc::ReadySpec;  // qc/probe.hpp
 
 // A health check (docs/config.md): the probe (kind and target; timeout_s is one check's
 // bound), how often, and how many failures in a row restart the run.

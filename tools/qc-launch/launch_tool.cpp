@@ -16,10 +16,10 @@
 #include "qc/lock_record.hpp"
 #include "qc/lock_table.hpp"
 #include "qc/names.hpp"
+#include "qc/probe.hpp"
 #include "qc/net.hpp"
 #include "qc/supervision_io.hpp"
 #include "qc/text.hpp"
-#include "readiness.hpp"
 
 namespace qc::launch {
 namespace {

@@ -1,6 +1,7 @@
 // qc-run: supervise one command (docs/tools.md). Parses options; run_tool.cpp works.
 #include "qc/cli.hpp"
 #include "qc/log.hpp"
+#include "qc/net.hpp"
 #include "run_tool.hpp"
 
 namespace {
@@ -80,6 +81,19 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 255));
   qc::cli::add_lock_dir(app, o.lock_dir);
   app.add_flag("--json", o.json, "Events as JSON Lines on stdout");
+  std::string health_heartbeat, health_tcp;
+  o.health.timeout_s = 5;
+  auto* hb = app.add_option("--health-heartbeat", health_heartbeat,
+                            "Check the command every --health-interval with a Protocol v1.0 HEARTBEAT to "
+                            "tcp://HOST:PORT; restart it after --health-failures failures in a row");
+  auto* tcp = app.add_option("--health-tcp", health_tcp, "The same with a TCP connect to HOST:PORT");
+  hb->excludes(tcp);
+  app.add_option("--health-interval", o.health_interval_s, "Seconds between health checks (default 10)")
+      ->check(CLI::Range(0.1, 31536000.0));
+  app.add_option("--health-timeout", o.health.timeout_s, "Seconds one health check may take (default 5)")
+      ->check(CLI::Range(0.001, 31536000.0));
+  app.add_option("--health-failures", o.health_failures, "Failed checks in a row that restart it (default 3)")
+      ->check(CLI::Range(1, 1000));
   app.add_option("--on-event", o.on_event,
                  "Run PATH for gave_up, restarting, start_failed, stopped and lock_lost events, the event's "
                  "JSON on its stdin, QC_EVENT, QC_NAME, QC_ACCOUNT, QC_STATUS set (at most 30 s each)");
@@ -89,6 +103,22 @@ int main(int argc, char** argv) {
     return qc::exit_code::kUsage;
   }
   o.program.restart.mode = *qc::parse_restart_mode(restart);
+  if (!health_heartbeat.empty()) {
+    if (health_heartbeat.rfind("tcp://", 0) != 0) {
+      qc::log::error("--health-heartbeat {}: must be a tcp://HOST:PORT endpoint", health_heartbeat);
+      return qc::exit_code::kUsage;
+    }
+    o.health.kind = qc::ReadySpec::Kind::kHeartbeat;
+    o.health.target = health_heartbeat;
+  } else if (!health_tcp.empty()) {
+    std::string host, port;
+    if (!qc::split_host_port(health_tcp, host, port)) {
+      qc::log::error("--health-tcp {}: must be HOST:PORT", health_tcp);
+      return qc::exit_code::kUsage;
+    }
+    o.health.kind = qc::ReadySpec::Kind::kTcp;
+    o.health.target = health_tcp;
+  }
   if (!stop_signal.empty()) {
     o.program.stop_signal = *qc::parse_signal_name(stop_signal);
     o.stop_signal_given = true;

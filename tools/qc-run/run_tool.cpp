@@ -117,14 +117,36 @@ int run(const Options& o) {
   // One program: the engine's start, restart and stop decisions, with nothing to say of its
   // own (qc-run's messages are the program's events and the lines below).
   struct QuietHost : EngineHost {
+    QuietHost(EventLoop& loop, const ReadySpec& check) : loop(loop), check(check) {}
     std::optional<std::string> refuse_start(std::size_t) override { return std::nullopt; }
     Status begin_ready_check(std::size_t, double, SteadyTime) override { return {}; }
     void cancel_ready_check() override {}
     void ready_without_check(std::size_t) override {}
     void program_done(std::size_t) override {}
     void note(bool, const std::string&) override {}
-  } host;
-  SupervisionEngine engine({EngineProgram{spec, 0, 0, "", &sink, std::nullopt}}, children, host);
+    Status begin_health_check(std::size_t, double timeout_s, SteadyTime) override {
+      ReadySpec once = check;
+      once.timeout_s = timeout_s;
+      auto started = ReadinessProbe::start(once, /*once=*/true);
+      if (!started) return started.error();
+      probe = std::move(*started);
+      loop.watch_readable(probe->wake_handle());
+      return {};
+    }
+    void cancel_health_check(std::size_t) override {
+      if (!probe) return;
+      loop.unwatch_readable(probe->wake_handle());
+      probe.reset();
+    }
+    EventLoop& loop;
+    const ReadySpec& check;
+    std::unique_ptr<ReadinessProbe> probe;  // the health check in flight
+  } host(*loop, o.health);
+  std::optional<HealthCheck> health;
+  if (o.health.kind != ReadySpec::Kind::kNone) {
+    health = HealthCheck{o.health_interval_s, o.health.timeout_s, o.health_failures};
+  }
+  SupervisionEngine engine({EngineProgram{spec, 0, 0, "", &sink, health}}, children, host);
   const ProgramSupervisor& supervisor = engine.program(0);
   engine.start(std::chrono::steady_clock::now());
   bool stop_requested = false;
@@ -191,6 +213,14 @@ int run(const Options& o) {
       const Signal stop = o.stop_signal_given ? spec.stop_signal : s.signal;
       log::info("stopping {} ({} to its process group)", spec.name, signal_name(signal_number(stop)));
       engine.stop_all(exit_code::kOk, "", now, stop);
+    }
+    if (host.probe && std::find(readable.begin(), readable.end(), host.probe->wake_handle()) != readable.end() &&
+        host.probe->outcome()) {
+      const bool healthy = *host.probe->outcome();
+      const std::string why = (o.health.kind == ReadySpec::Kind::kTcp ? "tcp " : "heartbeat ") + o.health.target +
+                              ": " + host.probe->last_failure();
+      host.cancel_health_check(0);
+      engine.on_health_result(0, healthy, why, now);
     }
     engine.on_deadline(std::chrono::steady_clock::now());
     if (alerts) alerts->on_deadline(now);

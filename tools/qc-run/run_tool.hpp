@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "qc/probe.hpp"
 #include "qc/program_supervisor.hpp"
 
 namespace qc::run_tool {
@@ -18,6 +19,9 @@ struct Options {
   int conflict_exit_code = 75;
   bool json = false;
   std::optional<std::string> on_event;  // --on-event: the alert command (docs/events.md)
+  ReadySpec health;                     // --health-heartbeat / --health-tcp; kNone: no checks
+  double health_interval_s = 10;
+  int health_failures = 3;
 };
 
 int run(const Options& options);

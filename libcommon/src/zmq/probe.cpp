@@ -1,5 +1,5 @@
 // Readiness probes on threads: tcp (a connect succeeds) and heartbeat (Protocol v1.0).
-#include "readiness.hpp"
+#include "qc/probe.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -7,7 +7,7 @@
 #include "qc/heartbeat.hpp"
 #include "qc/net.hpp"
 
-namespace qc::launch {
+namespace qc {
 
 Result<std::unique_ptr<ReadinessProbe>> ReadinessProbe::start(const ReadySpec& spec, bool once) {
   auto done = Notifier::create();
@@ -90,4 +90,4 @@ void ReadinessProbe::run() {
   done_->notify();
 }
 
-}  // namespace qc::launch
+}  // namespace qc

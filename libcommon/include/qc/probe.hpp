@@ -1,6 +1,6 @@
-// Readiness checks (docs/tools.md): observed, never assumed after a sleep. Each runs on a thread of
-// its own, retrying until the program answers or the timeout passes, and wakes the event
-// loop through a notifier when it knows.
+// Readiness and health checks (docs/config.md): observed, never assumed after a sleep. Each
+// runs on a thread of its own, retrying until the program answers or the timeout passes (a
+// health check: one attempt), and wakes the event loop through a notifier when it knows.
 #pragma once
 
 #include <atomic>
@@ -10,10 +10,17 @@
 #include <string>
 #include <thread>
 
-#include "config.hpp"
 #include "qc/event_loop.hpp"
 
-namespace qc::launch {
+namespace qc {
+
+// What to check: a TCP connect to HOST:PORT, or a Protocol v1.0 HEARTBEAT to tcp://HOST:PORT.
+struct ReadySpec {
+  enum class Kind { kNone, kTcp, kHeartbeat };
+  Kind kind = Kind::kNone;
+  std::string target;  // "HOST:PORT" or "tcp://HOST:PORT"
+  double timeout_s = 30;
+};
 
 class ReadinessProbe {
  public:
@@ -43,4 +50,4 @@ class ReadinessProbe {
   std::string last_failure_;
 };
 
-}  // namespace qc::launch
+}  // namespace qc
