@@ -2,7 +2,8 @@
 
 Figures: the median gap between a crash and the next start with zero backoff; the
 orchestrator's CPU time while 50 healthy programs run for 30 s; its RSS with 100 programs;
-the time to start 100 programs without readiness checks.
+the time to start 100 programs without readiness checks; its CPU time while 50 programs are
+health-checked every second; how long a hung program takes to be found and restarted.
 """
 import json
 import os
@@ -149,6 +150,81 @@ def run_supervisord(n, measure_idle):
     return out
 
 
+def free_port():
+    import socket
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        return sk.getsockname()[1]
+
+
+# 5. 50 programs health-checked every second (a heartbeat to one responder), CPU over IDLE_S.
+def run_health(n, kind):
+    d = os.path.join(WORK, "health-%s" % kind)
+    os.makedirs(d)
+    endpoint = "tcp://127.0.0.1:%d" % free_port()
+    responder = subprocess.Popen([os.path.join(BIN, "qc-heartbeat"), "--serve", endpoint],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    target = {"heartbeat": endpoint} if kind == "heartbeat" else {"tcp": endpoint[len("tcp://"):]}
+    cfg = {"ACCOUNTS": {}, "LAUNCH": {"lock_dir": os.path.join(d, "locks"), "programs": [
+        {"name": "H%03d" % i, "command": [STAMP, os.path.join(d, "%d.stamp" % i), "hold"],
+         "health": dict(target, interval_s=1, timeout_s=0.5, failures=3)} for i in range(n)]}}
+    path = os.path.join(d, "MASTER_CONFIG.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    proc = subprocess.Popen([os.path.join(BIN, "qc-launch"), "--json", path], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    started = 0
+    for line in proc.stdout:
+        if '"event":"started"' in line:
+            started += 1
+            if started == n:
+                break
+    time.sleep(1.5)  # the first checks begin one interval after each start
+    before = cpu_ns(proc.pid)
+    time.sleep(IDLE_S)
+    cpu_ms = (cpu_ns(proc.pid) - before) / 1e6
+    stop(proc)
+    proc.stdout.close()
+    stop(responder)
+    return cpu_ms
+
+
+# 6. A program that hangs (SIGSTOP): from the hang to the unhealthy event, and from there to
+# the next run. interval 1 s, timeout 0.5 s, 3 failures, stop_timeout 0, backoff 0.
+def run_hang():
+    d = os.path.join(WORK, "hang")
+    os.makedirs(d)
+    endpoint = "tcp://127.0.0.1:%d" % free_port()
+    cfg = {"ACCOUNTS": {}, "LAUNCH": {"lock_dir": os.path.join(d, "locks"), "programs": [
+        {"name": "HUNG", "command": [os.path.join(BIN, "qc-heartbeat"), "--serve", endpoint],
+         "health": {"heartbeat": endpoint, "interval_s": 1, "timeout_s": 0.5, "failures": 3},
+         "stop_timeout_s": 0, "backoff_s": [0, 0]}]}}
+    path = os.path.join(d, "MASTER_CONFIG.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    proc = subprocess.Popen([os.path.join(BIN, "qc-launch"), "--json", path], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    first = json.loads(proc.stdout.readline())
+    time.sleep(2.2)  # two good checks: the hang starts 0.2 s after the second
+    os.kill(first["pid"], signal.SIGSTOP)
+    hung = time.monotonic()
+    unhealthy = restarted = None
+    for line in proc.stdout:
+        e = json.loads(line)
+        if e["event"] == "unhealthy":
+            unhealthy = time.monotonic()
+        elif e["event"] == "started" and unhealthy:
+            restarted = time.monotonic()
+            break
+    stop(proc)
+    proc.stdout.close()
+    return (unhealthy - hung) * 1000, (restarted - unhealthy) * 1000
+
+
+health_hb_cpu = run_health(50, "heartbeat")
+health_tcp_cpu = run_health(50, "tcp")
+hang_detect_ms, hang_restart_ms = run_hang()
+
 qc100 = run_launch(100, False)
 qc50 = run_launch(50, True)
 sv100 = run_supervisord(100, False) if SUPERVISORD else None
@@ -163,9 +239,9 @@ def ratio(qc, sv):
     return "%.0fx less" % (sv / qc)
 
 
-def row(what, qc, sv, unit, target, fmt="%.2f"):
+def row(what, qc, sv, unit, target, fmt="%.2f", sv_has_it=True):
     qc_text = (fmt % qc) + " " + unit
-    sv_text = (fmt % sv) + " " + unit if sv is not None else "not installed"
+    sv_text = (fmt % sv) + " " + unit if sv is not None else ("not installed" if sv_has_it else "no such thing")
     print("| %s | %s | %s | %s | %s |" % (what, qc_text, sv_text, ratio(qc, sv), target))
 
 
@@ -179,3 +255,11 @@ row("orchestrator RSS with 100 programs", qc100["rss_kib"] / 1024.0,
     sv100["rss_kib"] / 1024.0 if sv100 else None, "MiB", "< 10 MiB")
 row("time to start 100 programs, no readiness checks", qc100["start_s"],
     sv100["start_s"] if sv100 else None, "s", "< 1 s", fmt="%.3f")
+row("orchestrator CPU time, 50 programs health-checked every second (heartbeat), %g s" % IDLE_S,
+    health_hb_cpu, None, "ms", "< 200 ms", sv_has_it=False)
+row("the same with TCP-connect checks", health_tcp_cpu, None, "ms", "< 200 ms", sv_has_it=False)
+# The hang begins 0.2 s after a good check: 3 failed checks end 2.8 s + one 0.5 s timeout later.
+row("a hung program: hang to `unhealthy` (3 checks 1 s apart, 0.5 s timeout; expected 3.3 s)",
+    hang_detect_ms, None, "ms", "3300 ms +- 50", sv_has_it=False)
+row("a hung program: `unhealthy` to its next run (stop_timeout 0, backoff 0)", hang_restart_ms, None, "ms",
+    "< 50 ms", sv_has_it=False)
