@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
   app.add_option("--health-failures", o.health_failures, "Failed checks in a row that restart it (default 3)")
       ->check(CLI::Range(1, 1000));
   app.add_option("--on-event", o.on_event,
-                 "Run PATH for gave_up, restarting, start_failed, stopped and lock_lost events, the event's "
+                 "Run PATH for gave_up, unhealthy, restarting, start_failed, stopped and lock_lost events, the event's "
                  "JSON on its stdin, QC_EVENT, QC_NAME, QC_ACCOUNT, QC_STATUS set (at most 30 s each)");
   if (auto code = qc::cli::parse(app, separator, argv)) return *code;
   if (!has_command || o.program.command.empty()) {
