@@ -78,6 +78,19 @@ def supervisord_config(n, command, path):
     return path
 
 
+def launch_and_wait(cfg, n):
+    """qc-launch --json on CFG, once it has reported N programs started."""
+    proc = subprocess.Popen([os.path.join(BIN, "qc-launch"), "--json", cfg], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    started = 0
+    for line in proc.stdout:
+        if '"event":"started"' in line:
+            started += 1
+            if started == n:
+                break
+    return proc
+
+
 def stop(proc):
     proc.send_signal(signal.SIGTERM)
     try:
@@ -112,14 +125,7 @@ def run_launch(n, measure_idle):
     cfg = launch_config(n, lambda i: [STAMP, os.path.join(d, "%d.stamp" % i), "hold"],
                         os.path.join(d, "MASTER_CONFIG.json"))
     t0 = time.monotonic()
-    proc = subprocess.Popen([os.path.join(BIN, "qc-launch"), "--json", cfg], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
-    started = 0
-    for line in proc.stdout:
-        if '"event":"started"' in line:
-            started += 1
-            if started == n:
-                break
+    proc = launch_and_wait(cfg, n)
     elapsed = time.monotonic() - t0
     out = {"start_s": elapsed, "rss_kib": rss_kib(proc.pid)}
     if measure_idle:
@@ -171,14 +177,7 @@ def run_health(n, kind):
     path = os.path.join(d, "MASTER_CONFIG.json")
     with open(path, "w") as f:
         json.dump(cfg, f)
-    proc = subprocess.Popen([os.path.join(BIN, "qc-launch"), "--json", path], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
-    started = 0
-    for line in proc.stdout:
-        if '"event":"started"' in line:
-            started += 1
-            if started == n:
-                break
+    proc = launch_and_wait(path, n)
     time.sleep(1.5)  # the first checks begin one interval after each start
     before = cpu_ns(proc.pid)
     time.sleep(IDLE_S)
