@@ -14,25 +14,11 @@ import subprocess
 import sys
 import time
 
+from benchlib import stamps, wait_for
+
 BIN, STAMP, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 RUN_S = float(os.environ.get("BENCH_RUN_S", "10"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-
-
-def stamps(path):
-    try:
-        with open(path) as f:
-            return [int(x) for x in f.read().split()]
-    except FileNotFoundError:
-        return []
-
-
-def wait_for(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise SystemExit("bench: timed out waiting for %s" % what)
-        time.sleep(0.01)
 
 
 def launch(tag, hold, flood):

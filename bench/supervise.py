@@ -15,17 +15,11 @@ import sys
 import tempfile
 import time
 
+from benchlib import stamps, wait_for
+
 BIN, STAMP, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
 IDLE_S = float(os.environ.get("BENCH_IDLE_S", "30"))
 SUPERVISORD = shutil.which("supervisord")
-
-
-def stamps(path):
-    try:
-        with open(path) as f:
-            return [int(x) for x in f.read().split()]
-    except FileNotFoundError:
-        return []
 
 
 def gaps_ms(values):
@@ -47,14 +41,6 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
-
-
-def wait_for(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise SystemExit("bench: timed out waiting for %s" % what)
-        time.sleep(0.01)
 
 
 def launch_config(n, command, path):
