@@ -184,13 +184,10 @@ void SupervisionEngine::on_deadline(SteadyTime now) {
 
 std::optional<SteadyTime> SupervisionEngine::next_deadline() const {
   std::optional<SteadyTime> deadline;
-  auto consider = [&deadline](std::optional<SteadyTime> t) {
-    if (t && (!deadline || *t < *deadline)) deadline = t;
-  };
-  for (const auto& sup : supervisors_) consider(sup->next_deadline());
-  if (!stopping_) consider(start_at_);
+  for (const auto& sup : supervisors_) deadline = earliest(deadline, sup->next_deadline());
+  if (!stopping_) deadline = earliest(deadline, start_at_);
   for (const auto& h : health_) {
-    if (!stopping_ && !h.in_flight) consider(h.next);
+    if (!stopping_ && !h.in_flight) deadline = earliest(deadline, h.next);
   }
   return deadline;
 }

@@ -423,9 +423,7 @@ void Orchestrator::report_status() {
 
 std::optional<SteadyTime> Orchestrator::next_deadline() const {
   std::optional<SteadyTime> deadline;
-  auto consider = [&deadline](std::optional<SteadyTime> t) {
-    if (t && (!deadline || *t < *deadline)) deadline = t;
-  };
+  auto consider = [&deadline](std::optional<SteadyTime> t) { deadline = earliest(deadline, t); };
   consider(engine_->next_deadline());
   if (alerts_) consider(alerts_->next_deadline());
   for (const auto& p : programs_) {
@@ -484,7 +482,7 @@ int Orchestrator::run() {
       if (now >= *alerts_until) break;
     }
     auto deadline = next_deadline();
-    if (alerts_until && (!deadline || *alerts_until < *deadline)) deadline = alerts_until;
+    deadline = earliest(deadline, alerts_until);
     auto events = loop_->wait(deadline);
     if (!events) {
       log::error("{}", events.error().message);

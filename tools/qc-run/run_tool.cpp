@@ -159,12 +159,9 @@ int run(const Options& o) {
                                                   std::chrono::duration<double>(AlertRunner::kExitGraceS));
       if (now >= *alerts_until) break;
     }
-    auto deadline = engine.next_deadline();
-    if (alerts_until && (!deadline || *alerts_until < *deadline)) deadline = alerts_until;
-    if (pump && pump->deadline() && (!deadline || *pump->deadline() < *deadline)) deadline = pump->deadline();
-    if (alerts && alerts->next_deadline() && (!deadline || *alerts->next_deadline() < *deadline)) {
-      deadline = alerts->next_deadline();
-    }
+    auto deadline = earliest(engine.next_deadline(), alerts_until);
+    if (pump) deadline = earliest(deadline, pump->deadline());
+    if (alerts) deadline = earliest(deadline, alerts->next_deadline());
     auto events = loop->wait(deadline);
     if (!events) {
       log::error("{}", events.error().message);

@@ -28,4 +28,11 @@ std::string format_duration(std::chrono::seconds elapsed);
 // A deadline `seconds` from now; non-positive means now.
 SteadyTime deadline_after(double seconds);
 
+// The earlier of two optional deadlines (nullopt: none).
+inline std::optional<SteadyTime> earliest(std::optional<SteadyTime> a, std::optional<SteadyTime> b) {
+  if (!a) return b;
+  if (!b) return a;
+  return *b < *a ? b : a;
+}
+
 }  // namespace qc
