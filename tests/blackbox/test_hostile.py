@@ -28,6 +28,18 @@ def rss_kib(pid):
     return 0
 
 
+def processes_of(uid):
+    """The PIDs owned by uid (a process may end while /proc is read)."""
+    pids = []
+    for p in os.listdir("/proc"):
+        try:
+            if p.isdigit() and os.stat("/proc/" + p).st_uid == uid:
+                pids.append(int(p))
+        except FileNotFoundError:
+            pass
+    return pids
+
+
 def write_config(directory, programs, **launch):
     launch.setdefault("lock_dir", "locks")
     launch["programs"] = programs
@@ -235,6 +247,41 @@ class KilledWrapperTest(QcTestCase):
         self.assertTrue(all(is_dead(p) for p in daemons))
 
 
+class ReaderTest(QcTestCase):
+    """A process that merely has a lock file open (a reader: qc-ps, cat, a monitoring script)
+    holds nothing: it is never taken for a holder, so never stopped. Before, the holder scan
+    matched every open descriptor and killed readers."""
+
+    def reader_of(self, name):
+        os.makedirs(self.lock_dir, exist_ok=True)
+        with open(self.lock_path(name), "a"):
+            pass
+        with open(self.lock_path(name), "rb") as f:
+            reader = self.start(["sleep", "60"], stdin=f)
+        return reader
+
+    def test_the_scan_for_a_runs_leftovers_spares_a_reader(self):
+        reader = self.reader_of("D")
+        pidfile = self.path("daemon.pid")
+        r = self.run_tool("qc-run", "--max-restarts", "2", "--backoff", "0,0", "D", "--",
+                          PYTHON, "-c", DAEMON_SOURCE, pidfile, "fail")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("outlived its run outside its process group", r.stderr)
+        self.assertNotIn("PID %d " % reader.pid, r.stderr)
+        self.assertIsNone(reader.poll(), "the reader was killed")
+        self.assertTrue(all(is_dead(int(p)) for p in read_text(pidfile).split()))
+
+    def test_qc_shutdown_stops_the_holder_and_spares_a_reader(self):
+        reader = self.reader_of("R")
+        holder = self.start_tool("qc-lock", "R", "--", "sleep", "60")
+        self.wait_for_child("R")
+        r = self.run_tool("qc-shutdown", "--yes", "--timeout", "3", "R")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(holder.wait(timeout=10) is not None, True)
+        self.assertNotIn(str(reader.pid), r.stdout + r.stderr)
+        self.assertIsNone(reader.poll(), "the reader was stopped")
+
+
 # Double-forks a setsid() daemon that keeps the inherited lock and appends its PID to
 # argv[1]; the first process then exits 1 ("fail") or waits ("run").
 DAEMON_SOURCE = """
@@ -432,8 +479,7 @@ class ForkFailureTest(QcTestCase):
         # Five sleepers of the user's fill RLIMIT_NPROC = 6 together with qc-run itself, so
         # that qc-run's first starts fail with EAGAIN until the sleepers end (about 2 s).
         sleepers = [self.start(["runuser", "-u", user.pw_name, "--", "sleep", "2"]) for _ in range(5)]
-        wait_until(lambda: sum(1 for p in os.listdir("/proc") if p.isdigit() and
-                               os.stat("/proc/" + p).st_uid == user.pw_uid) >= 5, message="the sleepers")
+        wait_until(lambda: len(processes_of(user.pw_uid)) >= 5, message="the sleepers")
         r = subprocess.run(["runuser", "-u", user.pw_name, "--", "prlimit", "--nproc=6:6", "--"] +
                            tool("qc-run") + ["--json", "--lock-dir", self.path("locks"), "--backoff", "0.2,0.4",
                                              "--max-restarts", "50", "NPROC", "--", "true"],

@@ -56,11 +56,13 @@ bool is_running_python(Pid pid);
 // Every process visible to us, with command lines.
 std::vector<ProcessInfo> list_processes(bool with_command_lines = true);
 
-// The processes that have each of `paths` open, found in one pass over the process table
-// (Linux: /proc/PID/fd, matched by device and inode, so a renamed or deleted file still
-// counts). One list per path, in the same order; a path that does not exist has none. Only
-// processes we may look into are seen (all of them as root). Windows: the system's handle
-// table, handles with a lock holder's access only (see win32_util.hpp), of our user's processes.
+// The processes that hold each of `paths` open *with its lock*, found in one pass over the
+// process table (Linux: /proc/PID/fd, matched by device and inode, so a renamed or deleted
+// file still counts, and only a descriptor whose /proc/PID/fdinfo lists a lock on it: a
+// reader such as qc-ps or cat has the file open but holds nothing, and is never a holder).
+// One list per path, in the same order; a path that does not exist has none. Only processes
+// we may look into are seen (all of them as root). Windows: the system's handle table,
+// handles with a lock holder's access only (see win32_util.hpp), of our user's processes.
 std::vector<std::vector<ProcessInfo>> processes_holding(const std::vector<std::string>& paths);
 // How a person finds what holds PATH open, as a command to run ("fuser -v PATH"; Windows:
 // Sysinternals handle.exe).

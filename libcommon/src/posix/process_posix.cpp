@@ -176,6 +176,22 @@ void for_each_pid(F&& f) {
   ::closedir(dir);
 }
 
+// Whether the open file description behind fd `name` of the process whose /proc/PID is
+// `proc_dir` carries a lock: the kernel lists each lock owned by that description (OFD and
+// flock locks, POSIX locks of that process) as a "lock:" line of its fdinfo.
+bool descriptor_holds_a_lock(int proc_dir, const char* name) {
+  char path[64];
+  std::snprintf(path, sizeof path, "fdinfo/%s", name);
+  const int fd = ::openat(proc_dir, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[4096];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  return std::strncmp(buf, "lock:", 5) == 0 || std::strstr(buf, "\nlock:") != nullptr;
+}
+
 }  // namespace
 
 std::vector<std::vector<ProcessInfo>> processes_holding(const std::vector<std::string>& paths) {
@@ -187,13 +203,19 @@ std::vector<std::vector<ProcessInfo>> processes_holding(const std::vector<std::s
   }
   if (wanted.empty()) return out;
   for_each_pid([&](Pid pid) {
-    char fd_dir[64];
-    std::snprintf(fd_dir, sizeof fd_dir, "/proc/%lld/fd", static_cast<long long>(pid));
-    const int dfd = ::open(fd_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) return;  // gone, or not ours to look into
+    char proc_path[64];
+    std::snprintf(proc_path, sizeof proc_path, "/proc/%lld", static_cast<long long>(pid));
+    const int proc_dir = ::open(proc_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (proc_dir < 0) return;  // gone
+    const int dfd = ::openat(proc_dir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {  // gone, or not ours to look into
+      ::close(proc_dir);
+      return;
+    }
     DIR* fds = ::fdopendir(dfd);
     if (fds == nullptr) {
       ::close(dfd);
+      ::close(proc_dir);
       return;
     }
     std::vector<std::size_t> found;
@@ -202,11 +224,13 @@ std::vector<std::vector<ProcessInfo>> processes_holding(const std::vector<std::s
       struct stat st {};
       if (::fstatat(dfd, entry->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode)) continue;
       auto it = wanted.find({st.st_dev, st.st_ino});
-      if (it != wanted.end() && std::find(found.begin(), found.end(), it->second) == found.end()) {
+      if (it != wanted.end() && std::find(found.begin(), found.end(), it->second) == found.end() &&
+          descriptor_holds_a_lock(proc_dir, entry->d_name)) {
         found.push_back(it->second);
       }
     }
     ::closedir(fds);
+    ::close(proc_dir);
     if (found.empty()) return;
     auto info = inspect_process(pid, true);
     if (!info || !info->running) return;
