@@ -26,6 +26,7 @@ SupervisionEngine::SupervisionEngine(std::vector<EngineProgram> programs, Proces
       started_(programs_.size(), false),
       stop_sent_(programs_.size(), false),
       done_(programs_.size(), false),
+      held_(programs_.size(), false),
       health_(programs_.size()),
       control_(control),
       host_(host) {
@@ -225,6 +226,78 @@ void SupervisionEngine::stop_for_good(std::size_t index, SteadyTime now) {
   advance(now);
 }
 
+std::optional<std::string> SupervisionEngine::not_controllable(std::size_t index) const {
+  const std::string& name = programs_[index].spec.name;
+  if (stopping_) return "everything is stopping";
+  if (!started_[index] && !held_[index]) {
+    return name + " has not started yet: it starts in its turn, after the programs before it are ready";
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> SupervisionEngine::start_program(std::size_t index, SteadyTime now) {
+  if (auto why = not_controllable(index)) return why;
+  ProgramSupervisor& sup = *supervisors_[index];
+  const std::string& name = programs_[index].spec.name;
+  switch (sup.state()) {
+    case ProgramState::kStarting:
+    case ProgramState::kRunning:
+      return name + " is already running (PID " + std::to_string(sup.process()->pid) + ")";
+    case ProgramState::kBackoff:
+      return name + " is waiting to restart; RESTART starts it now";
+    case ProgramState::kStopping:
+      return name + " is stopping; START it once it has stopped";
+    default:
+      break;
+  }
+  if (!sup.finished()) return name + " is not running yet";
+  if (done_[index]) {
+    if (auto refusal = host_.take_back(index)) return refusal;
+    done_[index] = false;
+  }
+  held_[index] = false;
+  stop_sent_[index] = false;
+  if (!started_[index]) {  // stopped before its turn: it is started now instead
+    started_[index] = true;
+  }
+  sup.revive(now);
+  if (sup.gave_up()) {
+    std::string why = sup.spawn_error() ? sup.spawn_error()->message : "it could not be started";
+    advance(now);
+    return "cannot start " + name + ": " + why;
+  }
+  if (sup.state() == ProgramState::kStarting) sup.mark_ready(now);  // the start order is long settled
+  advance(now);
+  return std::nullopt;
+}
+
+std::optional<std::string> SupervisionEngine::stop_program(std::size_t index, SteadyTime now) {
+  if (stopping_) return std::string("everything is stopping");
+  const std::string& name = programs_[index].spec.name;
+  if (held_[index]) return name + " is already stopped";
+  held_[index] = true;
+  stop_for_good(index, now);
+  return std::nullopt;
+}
+
+std::optional<std::string> SupervisionEngine::restart_program(std::size_t index, SteadyTime now) {
+  if (auto why = not_controllable(index)) return why;
+  ProgramSupervisor& sup = *supervisors_[index];
+  const std::string& name = programs_[index].spec.name;
+  switch (sup.state()) {
+    case ProgramState::kStarting:
+    case ProgramState::kRunning:
+    case ProgramState::kBackoff:
+      sup.restart_now(now);
+      advance(now);
+      return std::nullopt;
+    case ProgramState::kStopping:
+      return name + " is stopping; START it once it has stopped";
+    default:
+      return start_program(index, now);
+  }
+}
+
 void SupervisionEngine::mark_done(std::size_t index) {
   if (done_[index]) return;
   done_[index] = true;
@@ -262,9 +335,9 @@ void SupervisionEngine::advance(SteadyTime now) {
   }
   if (next_ < programs_.size() || checking_) return;
   bool any_gave_up = false;
-  for (const auto& sup : supervisors_) {
-    if (!sup->finished()) return;
-    any_gave_up = any_gave_up || sup->gave_up();
+  for (std::size_t i = 0; i < supervisors_.size(); ++i) {
+    if (!supervisors_[i]->finished() || held_[i]) return;  // a held program waits for START
+    any_gave_up = any_gave_up || supervisors_[i]->gave_up();
   }
   for (std::size_t i = 0; i < supervisors_.size(); ++i) mark_done(i);
   exit_code_ = any_gave_up ? exit_code::kNo : exit_code::kOk;

@@ -123,12 +123,15 @@ void ProgramSupervisor::spawn(SteadyTime now) {
   run_start_ = now;
   killed_ = false;
   unhealthy_ = false;
-  state_ = spec_.needs_ready ? ProgramState::kStarting : ProgramState::kRunning;
+  restart_requested_ = false;
+  // Readiness orders the first start; a restarted run is not waited for again.
+  state_ = spec_.needs_ready && !was_ready_ ? ProgramState::kStarting : ProgramState::kRunning;
   emit("started", std::nullopt, spec_.name + " started as PID " + std::to_string(process_->pid));
 }
 
 void ProgramSupervisor::mark_ready(SteadyTime) {
   if (state_ != ProgramState::kStarting) return;
+  was_ready_ = true;
   state_ = ProgramState::kRunning;
   emit("ready", std::nullopt, spec_.name + " is ready");
 }
@@ -141,6 +144,12 @@ void ProgramSupervisor::on_exit(const ExitStatus& status, SteadyTime now) {
   const double ran_s =
       run_start_ ? std::chrono::duration<double>(now - *run_start_).count() : 0.0;
 
+  if (state_ == ProgramState::kStopping && restart_requested_ && !stop_requested_) {
+    emit("stopped", code, how + " (restarted on request)");
+    process_.reset();
+    spawn(now);
+    return;
+  }
   if (state_ == ProgramState::kStopping && unhealthy_ && !stop_requested_) {
     // Stopped because it failed its health checks: a failed run like a crash.
     unhealthy_ = false;
@@ -245,6 +254,31 @@ void ProgramSupervisor::no_more_restarts() {
     state_ = ProgramState::kStopped;
     emit("stopped", std::nullopt, spec_.name + " stopped while waiting to restart");
   }
+}
+
+void ProgramSupervisor::revive(SteadyTime now) {
+  if (!finished()) return;
+  stop_requested_ = false;
+  consecutive_failures_ = 0;
+  total_restarts_ = 0;
+  spawn_error_.reset();
+  state_ = ProgramState::kStopped;
+  spawn(now);
+}
+
+void ProgramSupervisor::restart_now(SteadyTime now) {
+  if (stop_requested_) return;
+  if (state_ == ProgramState::kBackoff) {
+    spawn(now);
+    return;
+  }
+  if ((state_ != ProgramState::kRunning && state_ != ProgramState::kStarting) || !process_) return;
+  restart_requested_ = true;
+  unhealthy_ = false;
+  state_ = ProgramState::kStopping;
+  control_.signal_group(process_->pid, spec_.stop_signal);
+  deadline_ = after(now, spec_.stop_timeout_s);
+  emit("stopping", std::nullopt, "", std::nullopt, /*record_only=*/true);
 }
 
 void ProgramSupervisor::kill_now() {

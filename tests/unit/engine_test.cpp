@@ -53,6 +53,13 @@ class FakeHost : public EngineHost {
   void cancel_ready_check() override { ++cancelled; }
   void ready_without_check(std::size_t index) override { ready_at_once.push_back(index); }
   void program_done(std::size_t index) override { done.push_back(index); }
+  std::optional<std::string> take_back(std::size_t index) override {
+    if (take_back_refusal) return take_back_refusal;
+    taken_back.push_back(index);
+    return std::nullopt;
+  }
+  std::optional<std::string> take_back_refusal;
+  std::vector<std::size_t> taken_back;
   void note(bool error, const std::string& text) override { notes.push_back((error ? "E " : "I ") + text); }
   Status begin_health_check(std::size_t index, double timeout_s, SteadyTime now) override {
     health_checks.push_back({index, timeout_s, now});
@@ -351,6 +358,122 @@ TEST_F(EngineTest, AProgramWaitingForReadinessIsNotHealthChecked) {
   EXPECT_TRUE(host.health_checks.empty());
   engine.on_ready_result(true, "", t0 + 5s);
   EXPECT_EQ(*engine.next_deadline(), t0 + 6s);
+}
+
+// The control channel's actions (START, STOP, RESTART).
+
+TEST_F(EngineTest, StartRevivesAProgramThatGaveUpWithItsRestartCountAtZero) {
+  SupervisionEngine engine({program("GATEWAY"), program("BRAIN")}, processes, host);
+  engine.start(t0);
+  const std::size_t brain = 1;
+  SteadyTime t = t0;
+  for (int run = 0; run < 3; ++run) {  // max_restarts 2: the third failure gives up
+    engine.on_exit(processes.pids["BRAIN"], ExitStatus{1, 0}, t);
+    t += 2s;
+    engine.on_deadline(t);
+  }
+  ASSERT_TRUE(engine.program(brain).gave_up());
+  EXPECT_EQ(engine.program(brain).restarts(), 2);
+  EXPECT_FALSE(engine.finished()) << "GATEWAY still runs";
+  const Pid old = processes.pids["BRAIN"];
+  EXPECT_EQ(engine.start_program(brain, t), std::nullopt);
+  EXPECT_EQ(engine.program(brain).state(), ProgramState::kRunning);
+  EXPECT_NE(processes.pids["BRAIN"], old);
+  EXPECT_EQ(engine.program(brain).restarts(), 0) << "its restart count starts again";
+  EXPECT_TRUE(host.done.empty()) << "a program that gave up kept its name: nothing to take back";
+}
+
+TEST_F(EngineTest, StartRefusesWhatRunsOrWaitsAndSaysWhy) {
+  SupervisionEngine engine({program("GATEWAY", true), program("BRAIN")}, processes, host);
+  engine.start(t0);
+  auto refusal = engine.start_program(1, t0);
+  ASSERT_TRUE(refusal);
+  EXPECT_NE(refusal->find("has not started yet"), std::string::npos) << *refusal;
+  refusal = engine.start_program(0, t0);
+  ASSERT_TRUE(refusal);
+  EXPECT_NE(refusal->find("already running (PID 100)"), std::string::npos) << *refusal;
+  engine.on_ready_result(true, "", t0);
+  engine.on_exit(processes.pids["BRAIN"], ExitStatus{1, 0}, t0);  // waiting out its backoff
+  refusal = engine.start_program(1, t0);
+  ASSERT_TRUE(refusal);
+  EXPECT_NE(refusal->find("RESTART starts it now"), std::string::npos) << *refusal;
+  engine.stop_all(exit_code::kOk, "bye", t0);
+  refusal = engine.start_program(1, t0);
+  ASSERT_TRUE(refusal);
+  EXPECT_EQ(*refusal, "everything is stopping");
+}
+
+TEST_F(EngineTest, StopKeepsAProgramStoppedAndTheEngineWaitingForStart) {
+  SupervisionEngine engine({program("GATEWAY"), program("BRAIN")}, processes, host);
+  engine.start(t0);
+  EXPECT_EQ(engine.stop_program(1, t0), std::nullopt);
+  EXPECT_EQ(processes.signalled.back(), std::make_pair(std::string("BRAIN"), Signal::kTerminate));
+  engine.on_exit(processes.pids["BRAIN"], ExitStatus{0, 15}, t0 + 1s);
+  EXPECT_EQ(engine.program(1).state(), ProgramState::kStopped);
+  EXPECT_TRUE(engine.held(1));
+  EXPECT_EQ(host.done, std::vector<std::size_t>{1}) << "its name is given back";
+  engine.on_deadline(t0 + 100s);
+  EXPECT_EQ(engine.program(1).state(), ProgramState::kStopped) << "never restarted by itself";
+  auto again = engine.stop_program(1, t0 + 100s);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, "BRAIN is already stopped");
+  // The other program ends by itself: the engine stays, BRAIN may still be started.
+  engine.on_exit(processes.pids["GATEWAY"], ExitStatus{0, 0}, t0 + 101s);
+  EXPECT_FALSE(engine.finished()) << "a held program waits for START";
+  host.take_back_refusal = "BRAIN is held by PID 4242 (brain.exe)";
+  EXPECT_EQ(engine.start_program(1, t0 + 102s), host.take_back_refusal);
+  EXPECT_TRUE(engine.held(1));
+  host.take_back_refusal.reset();
+  const Pid before = processes.pids["BRAIN"];
+  EXPECT_EQ(engine.start_program(1, t0 + 103s), std::nullopt);
+  EXPECT_EQ(host.taken_back, std::vector<std::size_t>{1});
+  EXPECT_NE(processes.pids["BRAIN"], before);
+  EXPECT_FALSE(engine.held(1));
+}
+
+TEST_F(EngineTest, RestartGivesANewRunWithoutCountingAFailure) {
+  SupervisionEngine engine({program("BRAIN")}, processes, host);
+  engine.start(t0);
+  const Pid first = processes.pids["BRAIN"];
+  EXPECT_EQ(engine.restart_program(0, t0), std::nullopt);
+  EXPECT_EQ(processes.signalled.back(), std::make_pair(std::string("BRAIN"), Signal::kTerminate));
+  EXPECT_EQ(processes.started.size(), 1u) << "the new run waits for the old one's end";
+  engine.on_deadline(t0 + 5s);  // the stop timeout: killed
+  EXPECT_EQ(processes.signalled.back(), std::make_pair(std::string("BRAIN"), Signal::kKill));
+  engine.on_exit(first, ExitStatus{0, 9}, t0 + 5s);
+  EXPECT_EQ(processes.started.size(), 2u) << "started again at once, no backoff";
+  EXPECT_NE(processes.pids["BRAIN"], first);
+  EXPECT_EQ(engine.program(0).state(), ProgramState::kRunning);
+  EXPECT_EQ(engine.program(0).restarts(), 0);
+  EXPECT_FALSE(engine.finished());
+}
+
+TEST_F(EngineTest, RestartDuringABackoffStartsNowAndOfAStoppedProgramStartsIt) {
+  SupervisionEngine engine({program("BRAIN")}, processes, host);
+  engine.start(t0);
+  engine.on_exit(processes.pids["BRAIN"], ExitStatus{1, 0}, t0);
+  ASSERT_EQ(engine.program(0).state(), ProgramState::kBackoff);
+  EXPECT_EQ(engine.restart_program(0, t0), std::nullopt);
+  EXPECT_EQ(processes.started.size(), 2u);
+  EXPECT_EQ(engine.stop_program(0, t0), std::nullopt);
+  engine.on_exit(processes.pids["BRAIN"], ExitStatus{0, 15}, t0);
+  EXPECT_EQ(engine.restart_program(0, t0), std::nullopt);
+  EXPECT_EQ(processes.started.size(), 3u);
+  EXPECT_EQ(engine.program(0).state(), ProgramState::kRunning);
+}
+
+TEST_F(EngineTest, ARestartedRunOfAProgramWithAReadyCheckIsRunningAndHealthChecked) {
+  auto gateway = program("GATEWAY", true);
+  gateway.health = HealthCheck{1, 1, 1};
+  SupervisionEngine engine({gateway}, processes, host);
+  engine.start(t0);
+  engine.on_ready_result(true, "", t0);
+  engine.on_exit(processes.pids["GATEWAY"], ExitStatus{1, 0}, t0);
+  engine.on_deadline(t0 + 1s);  // the backoff is over: started again
+  ASSERT_EQ(processes.started.size(), 2u);
+  EXPECT_EQ(engine.program(0).state(), ProgramState::kRunning) << "not STARTING forever";
+  engine.on_deadline(t0 + 2s);
+  ASSERT_FALSE(host.health_checks.empty()) << "the new run is checked";
 }
 
 }  // namespace

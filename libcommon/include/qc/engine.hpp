@@ -54,6 +54,9 @@ class EngineHost {
   virtual void ready_without_check(std::size_t index) = 0;
   // Program `index` has ended for good: release what serves it (its output, its lock).
   virtual void program_done(std::size_t index) = 0;
+  // A program released by program_done is started again (START): take back what serves it
+  // (its lock), or say why not.
+  virtual std::optional<std::string> take_back(std::size_t) { return std::nullopt; }
   // Begins one health check of program `index`, answered with on_health_result; cancels one.
   // Only programs with a HealthCheck are checked.
   virtual Status begin_health_check(std::size_t, double /*timeout_s*/, SteadyTime) { return {}; }
@@ -93,6 +96,19 @@ class SupervisionEngine {
   // Stops one program for good and leaves the others running (qc-shutdown NAME, a lost lock).
   void stop_for_good(std::size_t index, SteadyTime now);
 
+  // The control channel's START, STOP and RESTART of one program. Each returns why it was
+  // refused (a sentence), or nothing when it was done:
+  //   START    a finished program (exited, given up, stopped) runs again, restart count zero;
+  //   STOP     it stops for good and stays stopped until START; while a program is held
+  //            stopped so, the engine does not finish when the others have ended;
+  //   RESTART  a running program is stopped and started again (a new PID); one waiting to
+  //            restart starts now; a finished one starts as with START.
+  std::optional<std::string> start_program(std::size_t index, SteadyTime now);
+  std::optional<std::string> stop_program(std::size_t index, SteadyTime now);
+  std::optional<std::string> restart_program(std::size_t index, SteadyTime now);
+  // Stopped by STOP and not started since.
+  bool held(std::size_t index) const { return held_[index]; }
+
   bool stopping() const { return stopping_; }
   bool killing() const { return killing_; }
   // Nothing runs and nothing will: stopped, or every program ended by itself.
@@ -105,6 +121,8 @@ class SupervisionEngine {
   void start_next(SteadyTime now);
   void advance(SteadyTime now);
   void mark_done(std::size_t index);
+  // Why program `index` cannot be controlled now, if it cannot.
+  std::optional<std::string> not_controllable(std::size_t index) const;
   // Starts due checks, and follows each program's runs: a new run starts its own schedule, a
   // run that ended has its check cancelled.
   void follow_health(SteadyTime now);
@@ -122,6 +140,7 @@ class SupervisionEngine {
   std::vector<bool> started_;
   std::vector<bool> stop_sent_;
   std::vector<bool> done_;
+  std::vector<bool> held_;
   std::vector<HealthState> health_;
   ProcessControl& control_;
   EngineHost& host_;

@@ -117,6 +117,13 @@ class ProgramSupervisor {
   // From now on an exit is final: no restart (a shutdown in progress elsewhere). A pending
   // restart is cancelled.
   void no_more_restarts();
+  // START on request: a finished program (exited, given up, stopped) starts again with its
+  // restart count at zero. Nothing happens to one that is not finished.
+  void revive(SteadyTime now);
+  // RESTART on request: a running program is stopped (its stop signal, SIGKILL at the stop
+  // timeout) and started again as soon as it has ended, with no backoff and nothing counted
+  // against its restarts; one waiting out a backoff starts now. Only those two states.
+  void restart_now(SteadyTime now);
 
  private:
   void spawn(SteadyTime now);
@@ -140,6 +147,8 @@ class ProgramSupervisor {
   bool stop_requested_ = false;
   bool killed_ = false;
   bool unhealthy_ = false;  // the current stop is a health restart, not a request
+  bool restart_requested_ = false;  // the current stop is a RESTART: start again at its end
+  bool was_ready_ = false;  // a run was ready once: later runs are RUNNING at once
 };
 
 // The backoff before restart number `attempt` (1-based): initial, doubled after each quick
