@@ -27,6 +27,7 @@ SupervisionEngine::SupervisionEngine(std::vector<EngineProgram> programs, Proces
       stop_sent_(programs_.size(), false),
       done_(programs_.size(), false),
       held_(programs_.size(), false),
+      removed_(programs_.size(), false),
       health_(programs_.size()),
       control_(control),
       host_(host) {
@@ -42,10 +43,87 @@ std::optional<std::size_t> SupervisionEngine::find(Pid pid) const {
 }
 
 std::optional<std::size_t> SupervisionEngine::find(const std::string& name) const {
+  auto i = find_any(name);
+  if (i && removed_[*i]) return std::nullopt;
+  return i;
+}
+
+std::optional<std::size_t> SupervisionEngine::find_any(const std::string& name) const {
   for (std::size_t i = 0; i < programs_.size(); ++i) {
     if (programs_[i].spec.name == name) return i;
   }
   return std::nullopt;
+}
+
+std::size_t SupervisionEngine::add(EngineProgram program, SteadyTime now) {
+  programs_.push_back(std::move(program));
+  const EngineProgram& p = programs_.back();
+  supervisors_.push_back(std::make_unique<ProgramSupervisor>(p.spec, control_, *p.sink));
+  started_.push_back(false);
+  stop_sent_.push_back(false);
+  done_.push_back(false);
+  held_.push_back(false);
+  removed_.push_back(false);
+  health_.emplace_back();
+  start_next(now);
+  advance(now);
+  return programs_.size() - 1;
+}
+
+void SupervisionEngine::remove(std::size_t index, SteadyTime now) {
+  removed_[index] = true;
+  held_[index] = false;
+  if (checking_ == index) {  // it was being waited for: the order moves on without it
+    host_.cancel_ready_check();
+    checking_.reset();
+  }
+  stop_for_good(index, now);
+  start_next(now);
+  advance(now);
+}
+
+void SupervisionEngine::update(std::size_t index, EngineProgram program, SteadyTime now) {
+  const bool health_changed = program.health.has_value() != programs_[index].health.has_value() ||
+                              (program.health && (program.health->interval_s != programs_[index].health->interval_s ||
+                                                  program.health->timeout_s != programs_[index].health->timeout_s ||
+                                                  program.health->failures != programs_[index].health->failures));
+  program.spec.needs_ready = programs_[index].spec.needs_ready;  // the start order is settled
+  programs_[index] = std::move(program);
+  supervisors_[index]->update_spec(programs_[index].spec);
+  if (health_changed) {
+    if (health_[index].in_flight) host_.cancel_health_check(index);
+    health_[index] = HealthState{};
+  }
+  advance(now);
+}
+
+void SupervisionEngine::replace(std::size_t index, EngineProgram program, SteadyTime now) {
+  update(index, std::move(program), now);
+  ProgramSupervisor& sup = *supervisors_[index];
+  if (!started_[index] || held_[index] || stopping_) return;  // it starts (or stays stopped) as it is
+  switch (sup.state()) {
+    case ProgramState::kStarting:
+    case ProgramState::kRunning:
+    case ProgramState::kBackoff:
+      sup.restart_now(now);
+      advance(now);
+      return;
+    case ProgramState::kStopping:
+      return;  // a restart (or health restart) already ends this run: the next one uses the new spec
+    default:
+      start_program(index, now);
+  }
+}
+
+std::optional<std::string> SupervisionEngine::readd(std::size_t index, EngineProgram program, SteadyTime now) {
+  if (stopping_) return std::string("everything is stopping");
+  ProgramSupervisor& sup = *supervisors_[index];
+  if (!sup.finished()) return programs_[index].spec.name + " is still stopping; reload again once it has stopped";
+  update(index, std::move(program), now);
+  removed_[index] = false;
+  held_[index] = false;
+  if (!started_[index]) return std::nullopt;  // removed before its turn: it starts in its turn
+  return start_program(index, now);
 }
 
 void SupervisionEngine::start(SteadyTime now) {
@@ -335,10 +413,14 @@ void SupervisionEngine::advance(SteadyTime now) {
   }
   if (next_ < programs_.size() || checking_) return;
   bool any_gave_up = false;
+  bool any_left = false;
   for (std::size_t i = 0; i < supervisors_.size(); ++i) {
     if (!supervisors_[i]->finished() || held_[i]) return;  // a held program waits for START
+    if (removed_[i]) continue;
+    any_left = true;
     any_gave_up = any_gave_up || supervisors_[i]->gave_up();
   }
+  if (!any_left) return;  // a reload removed every program: the next one may add some
   for (std::size_t i = 0; i < supervisors_.size(); ++i) mark_done(i);
   exit_code_ = any_gave_up ? exit_code::kNo : exit_code::kOk;
   host_.note(false, std::string("every program has ended") + (any_gave_up ? "; some gave up" : ""));

@@ -6,7 +6,14 @@
 #include <ctime>
 #include <string>
 
+#include "qc/result.hpp"
+
 namespace qc::platform {
+
+// Writes CONTENT to a new file at PATH that only this user can read (POSIX mode 0600;
+// Windows a protected DACL: the owner, SYSTEM and Administrators). What was at PATH is
+// replaced; a link there is removed, never followed.
+Status write_private_file(const std::string& path, const std::string& content);
 
 // Local broken-down time for `t` and the local UTC offset in seconds at that moment.
 bool local_time(std::time_t t, std::tm& out, long& utc_offset_s);

@@ -61,6 +61,10 @@ std::string make_request(const std::string& action, const std::string& req_id,
 }
 
 std::string respond(std::string_view request, const std::string& service) {
+  return respond(request, service, nullptr);
+}
+
+std::string respond(std::string_view request, const std::string& service, const Handler& handler) {
   if (json_nesting_depth(request, kMaxJsonDepth) > kMaxJsonDepth) {
     return dump(reply(nullptr, "ERROR", nullptr, kInvalidRequest));
   }
@@ -80,6 +84,14 @@ std::string respond(std::string_view request, const std::string& service) {
     return dump(reply(echoed, "ERROR", nullptr, kInvalidRequest));
   }
   const std::string name = action->get<std::string>();
+  if (handler) {
+    if (auto answer = handler(name, payload->dump(-1, ' ', false, json::error_handler_t::replace))) {
+      ordered_json data = ordered_json::parse(answer->data_json, nullptr, false);
+      if (data.is_discarded()) data = nullptr;
+      if (!answer->success) return dump(reply(echoed, "ERROR", data, answer->error));
+      return dump(reply(echoed, "SUCCESS", data, nullptr));
+    }
+  }
   if (name == "HEARTBEAT") {
     ordered_json data;
     data["status"] = "alive";

@@ -1,5 +1,7 @@
 """Supervision that runs for weeks (issue 12): what is built of it so far."""
 import json
+import pwd
+import shutil
 import os
 import signal
 import socket
@@ -202,3 +204,210 @@ class HealthTest(QcTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ControlTest(QcTestCase):
+    """A running orchestrator is controlled through its control channel: qc-launch --status,
+    --start, --stop, --restart; qc-heartbeat checks it is alive; only its user reaches it."""
+
+    def launch(self, programs, *extra):
+        cfg = {"ACCOUNTS": {}, "LAUNCH": {"lock_dir": self.lock_dir, "log_dir": self.path("logs"),
+                                          "programs": programs}}
+        self.config = self.path("MASTER_CONFIG.json")
+        with open(self.config, "w") as f:
+            json.dump(cfg, f)
+        proc = self.start_tool("qc-launch", *extra, self.config)
+        wait_until(lambda: (self.read_record("MASTER_LAUNCH") or {}).get("control"), message="the control endpoint")
+        return proc
+
+    def control(self, *args):
+        return self.run_tool("qc-launch", *args, self.config)
+
+    def status(self):
+        r = self.control("--status", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return {p["name"]: p for p in json.loads(r.stdout)["programs"]}
+
+    def test_start_revives_a_program_that_gave_up_with_its_restart_count_at_zero(self):
+        flag = self.path("fixed")
+        flaky = ["sh", "-c", 'test -e "$0" && exec sleep 60; exit 3', flag]
+        self.launch([{"name": "A", "command": ["sleep", "60"]},
+                     {"name": "B", "command": flaky, "max_restarts": 1, "backoff_s": [0.05, 0.05]}])
+        wait_until(lambda: self.status()["B"]["state"] == "failed", message="B to give up")
+        self.assertEqual(self.status()["B"]["restarts"], 1)
+        self.assertEqual(self.status()["B"]["last_status"], 3)
+        with open(flag, "w"):
+            pass
+        r = self.control("--start", "B")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        b = wait_until(lambda: self.status()["B"]["state"] == "running" and self.status()["B"], message="B running")
+        self.assertEqual(b["restarts"], 0)
+        self.assertEqual(self.read_record("B")["child_pid"], b["child_pid"])
+
+    def test_stop_keeps_a_program_stopped_across_the_next_status_report(self):
+        launch = self.launch([{"name": "A", "command": ["sleep", "60"]}, {"name": "B", "command": ["sleep", "60"]}],
+                             "--status-interval", "0.2")
+        a = self.wait_for_child("A")["child_pid"]
+        r = self.control("--stop", "A")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_until(lambda: is_dead(a), message="A stopped")
+        self.assertEqual(self.run_tool("qc-lock", "--check", "A").returncode, 0, "A's name is free")
+        # Two status reports later A is still stopped and was not restarted.
+        log = self.path("logs", "qc-launch.log")
+        reports = lambda: read_text(log).count("status: A STOPPED")
+        seen = reports()
+        wait_until(lambda: reports() >= seen + 2, message="two status reports")
+        self.assertIsNone(launch.poll())
+        self.assertEqual(self.status()["A"]["state"], "stopped")
+        self.assertIsNone(self.status()["A"]["child_pid"])
+        self.assertEqual(self.run_tool("qc-lock", "--check", "A").returncode, 0)
+        self.assertEqual(self.status()["B"]["state"], "running")
+        r = self.control("--stop", "A")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("A is already stopped", r.stderr)
+        self.assertEqual(self.control("--start", "A").returncode, 0)
+        wait_until(lambda: self.status()["A"]["state"] == "running", message="A started again")
+
+    def test_restart_gives_a_new_pid(self):
+        self.launch([{"name": "A", "command": ["sleep", "60"]}])
+        first = self.wait_for_child("A")["child_pid"]
+        r = self.control("--restart", "A")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        second = wait_until(lambda: (self.read_record("A") or {}).get("child_pid") not in (None, first) and
+                            self.read_record("A")["child_pid"], message="a new run")
+        self.assertTrue(is_dead(first))
+        self.assertEqual(self.status()["A"]["child_pid"], second)
+        self.assertEqual(self.status()["A"]["restarts"], 0)
+
+    def test_refusals_say_why_and_a_missing_orchestrator_is_69(self):
+        self.config = self.path("MASTER_CONFIG.json")
+        with open(self.config, "w") as f:
+            json.dump({"ACCOUNTS": {}, "LAUNCH": {"lock_dir": self.lock_dir,
+                                                  "programs": [{"name": "A", "command": ["sleep", "60"]}]}}, f)
+        r = self.control("--status")
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertIn("no orchestrator runs", r.stderr)
+        self.launch([{"name": "A", "command": ["sleep", "60"]}])
+        self.wait_for_child("A")
+        r = self.control("--start", "A")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("A is already running", r.stderr)
+        r = self.control("--restart", "NOPE")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no program NOPE in MASTER_LAUNCH (its programs: A)", r.stderr)
+        r = self.run_tool("qc-launch", "--start", "A", "--stop", "A", self.config)
+        self.assertEqual(r.returncode, 64)
+
+    def test_qc_heartbeat_at_the_control_endpoint_checks_the_orchestrator(self):
+        self.launch([{"name": "A", "command": ["sleep", "60"]}])
+        endpoint = self.read_record("MASTER_LAUNCH")["control"]
+        self.assertTrue(endpoint.startswith("ipc://"))
+        self.assertEqual(os.stat(endpoint[len("ipc://"):]).st_mode & 0o777, 0o600)
+        r = self.run_tool("qc-heartbeat", endpoint)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn('service="MASTER_LAUNCH"', r.stdout)
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("useradd") and shutil.which("runuser"),
+                         "needs root to create a second user")
+    def test_another_user_cannot_control_the_orchestrator(self):
+        user = second_user()  # created with useradd when missing
+        os.chmod(self.tmp, 0o755)
+        launch = self.launch([{"name": "A", "command": ["sleep", "60"]}])
+        os.chmod(self.lock_dir, 0o755)
+        first = self.wait_for_child("A")["child_pid"]
+        as_user = ["runuser", "-u", user.pw_name, "--"]
+        for args in (["--stop", "A"], ["--restart", "A"], ["--status"]):
+            r = subprocess.run(as_user + tool("qc-launch") + args + ["--control-timeout", "1", self.config],
+                               capture_output=True, text=True, timeout=30, cwd=self.tmp)
+            self.assertEqual(r.returncode, 69, (args, r.stderr))
+            self.assertIn("did not answer", r.stderr)
+        endpoint = self.read_record("MASTER_LAUNCH")["control"]
+        r = subprocess.run(as_user + tool("qc-heartbeat") + ["-t", "1", endpoint], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 2, r.stdout)
+        self.assertEqual(self.read_record("A")["child_pid"], first, "nothing was done")
+        self.assertIsNone(launch.poll())
+
+
+def second_user(name="qcsecond"):
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", name], check=True)
+        return pwd.getpwnam(name)
+
+
+class ReloadTest(QcTestCase):
+    """SIGHUP, qc-launch --reload and RELOAD apply the difference: added programs start, removed
+    ones stop, changed ones restart, the others keep their PID; an invalid config changes nothing."""
+
+    def write(self, programs):
+        with open(self.config, "w") as f:
+            json.dump({"ACCOUNTS": {}, "LAUNCH": {"lock_dir": self.lock_dir, "programs": programs}}, f)
+
+    def setUp(self):
+        super().setUp()
+        self.config = self.path("MASTER_CONFIG.json")
+        self.write([{"name": "KEEP", "command": ["sleep", "61"]}, {"name": "GONE", "command": ["sleep", "62"]},
+                    {"name": "CHANGE", "command": ["sleep", "63"]},
+                    {"name": "POLICY", "command": ["sleep", "64"], "max_restarts": 1}])
+        self.orchestrator = self.start_tool("qc-launch", "--json", self.config, stdout=subprocess.PIPE, text=True)
+        self.pids = {n: self.wait_for_child(n)["child_pid"] for n in ("KEEP", "GONE", "CHANGE", "POLICY")}
+
+    def changed_config(self):
+        self.write([{"name": "KEEP", "command": ["sleep", "61"]}, {"name": "CHANGE", "command": ["sleep", "73"]},
+                    {"name": "POLICY", "command": ["sleep", "64"], "max_restarts": 9},
+                    {"name": "NEW", "command": ["sleep", "65"]}])
+
+    def check_applied(self):
+        new = self.wait_for_child("NEW")["child_pid"]
+        changed = wait_until(lambda: (self.read_record("CHANGE") or {}).get("child_pid") not in (None, self.pids["CHANGE"])
+                             and self.read_record("CHANGE"), message="CHANGE restarted")
+        self.assertEqual(changed["command"][-1], "73")
+        wait_until(lambda: is_dead(self.pids["GONE"]), message="GONE stopped")
+        wait_until(lambda: self.read_record("GONE") is None, message="GONE's name released")
+        self.assertEqual(self.read_record("KEEP")["child_pid"], self.pids["KEEP"])
+        self.assertEqual(self.read_record("POLICY")["child_pid"], self.pids["POLICY"])
+        self.assertFalse(is_dead(new))
+        status = json.loads(self.run_tool("qc-launch", "--status", "--json", self.config).stdout)
+        self.assertEqual([p["name"] for p in status["programs"]], ["KEEP", "CHANGE", "POLICY", "NEW"])
+
+    def test_reload_adds_removes_restarts_and_leaves_the_rest_alone(self):
+        self.changed_config()
+        r = self.run_tool("qc-launch", "--reload", "--json", self.config)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        reply = json.loads(r.stdout)
+        self.assertEqual((reply["added"], reply["removed"], reply["restarted"], reply["updated"], reply["unchanged"]),
+                         (["NEW"], ["GONE"], ["CHANGE"], ["POLICY"], ["KEEP"]))
+        self.check_applied()
+
+    def test_sighup_reloads(self):
+        self.changed_config()
+        self.orchestrator.send_signal(signal.SIGHUP)
+        self.check_applied()
+
+    def test_an_invalid_config_changes_nothing(self):
+        with open(self.config, "w") as f:
+            f.write('{"ACCOUNTS": {}, "LAUNCH": {"lock_dir": "x", "programs": [{"name": "A"}]}}')
+        r = self.run_tool("qc-launch", "--reload", "--lock-dir", self.lock_dir, self.config)
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn("nothing was reloaded", r.stderr)
+        with open(self.config, "w") as f:
+            f.write('{"ACCOUNTS": {}, "LAUNCH": {"lock_dir": "%s", "programs": [' % self.lock_dir)
+        self.orchestrator.send_signal(signal.SIGHUP)
+        # A control request after the signal is answered after the signal was handled.
+        r = self.run_tool("qc-launch", "--status", "--lock-dir", self.lock_dir, self.config)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        held = lambda n: self.read_record(n) and self.read_record(n)["child_pid"]
+        for name, pid in self.pids.items():
+            self.assertEqual(held(name), pid, name)
+        # A new program whose name is held elsewhere refuses the whole reload.
+        self.write([{"name": "KEEP", "command": ["sleep", "61"]}, {"name": "TAKEN", "command": ["sleep", "66"]}])
+        holder = self.start_tool("qc-lock", "TAKEN", "--", "sleep", "60")
+        self.wait_for_child("TAKEN")
+        r = self.run_tool("qc-launch", "--reload", self.config)
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertIn("nothing changed", r.stderr)
+        for name, pid in self.pids.items():
+            self.assertEqual(held(name), pid, name)
+        self.assertIsNone(holder.poll())

@@ -476,5 +476,74 @@ TEST_F(EngineTest, ARestartedRunOfAProgramWithAReadyCheckIsRunningAndHealthCheck
   ASSERT_FALSE(host.health_checks.empty()) << "the new run is checked";
 }
 
+// Reload decisions (the tool computes the difference; the engine applies it).
+
+TEST_F(EngineTest, AnAddedProgramStartsAfterTheOthersWithItsReadyCheck) {
+  SupervisionEngine engine({program("GATEWAY")}, processes, host);
+  engine.start(t0);
+  const std::size_t brain = engine.add(program("BRAIN", true), t0 + 1s);
+  EXPECT_EQ(brain, 1u);
+  EXPECT_EQ(processes.started, (std::vector<std::string>{"GATEWAY", "BRAIN"}));
+  ASSERT_EQ(host.checks.size(), 1u) << "its ready check is respected";
+  engine.add(program("WATCHDOG"), t0 + 1s);
+  EXPECT_EQ(processes.started.size(), 2u) << "the next one waits for BRAIN to be ready";
+  engine.on_ready_result(true, "", t0 + 2s);
+  EXPECT_EQ(processes.started.back(), "WATCHDOG");
+  engine.stop_all(exit_code::kOk, "bye", t0 + 3s);
+  EXPECT_EQ(processes.signalled.front().first, "WATCHDOG") << "reverse order, the added ones first";
+}
+
+TEST_F(EngineTest, ARemovedProgramStopsForGoodAndIsNoLongerFound) {
+  SupervisionEngine engine({program("GATEWAY"), program("BRAIN")}, processes, host);
+  engine.start(t0);
+  engine.remove(1, t0);
+  EXPECT_EQ(processes.signalled.back(), std::make_pair(std::string("BRAIN"), Signal::kTerminate));
+  engine.on_exit(processes.pids["BRAIN"], ExitStatus{0, 15}, t0);
+  EXPECT_EQ(host.done, std::vector<std::size_t>{1});
+  EXPECT_FALSE(engine.find("BRAIN"));
+  EXPECT_EQ(engine.find_any("BRAIN"), 1u);
+  EXPECT_FALSE(engine.finished());
+  engine.on_exit(processes.pids["GATEWAY"], ExitStatus{0, 0}, t0 + 1s);
+  EXPECT_TRUE(engine.finished()) << "a removed program holds nothing up";
+}
+
+TEST_F(EngineTest, APolicyChangeTouchesNoProcessAndAppliesToTheNextFailure) {
+  SupervisionEngine engine({program("BRAIN")}, processes, host);
+  engine.start(t0);
+  auto changed = program("BRAIN");
+  changed.spec.restart.max_restarts = 0;
+  engine.update(0, changed, t0);
+  EXPECT_TRUE(processes.signalled.empty());
+  EXPECT_EQ(processes.started.size(), 1u);
+  engine.on_exit(processes.pids["BRAIN"], ExitStatus{1, 0}, t0 + 1s);
+  EXPECT_TRUE(engine.program(0).gave_up()) << "max_restarts 0 now";
+}
+
+TEST_F(EngineTest, AChangedCommandRestartsARunningProgramWithIt) {
+  SupervisionEngine engine({program("BRAIN")}, processes, host);
+  engine.start(t0);
+  auto changed = program("BRAIN");
+  changed.spec.command = {"/opt/BRAIN2"};
+  engine.replace(0, changed, t0);
+  EXPECT_EQ(processes.signalled.back(), std::make_pair(std::string("BRAIN"), Signal::kTerminate));
+  engine.on_exit(processes.pids["BRAIN"], ExitStatus{0, 15}, t0 + 1s);
+  EXPECT_EQ(processes.started.size(), 2u);
+  EXPECT_EQ(engine.program(0).spec().command, std::vector<std::string>{"/opt/BRAIN2"});
+}
+
+TEST_F(EngineTest, AProgramRemovedAndAddedBackStartsAgainThroughTakeBack) {
+  SupervisionEngine engine({program("BRAIN")}, processes, host);
+  engine.start(t0);
+  engine.remove(0, t0);
+  auto early = engine.readd(0, program("BRAIN"), t0);
+  ASSERT_TRUE(early);
+  EXPECT_NE(early->find("still stopping"), std::string::npos);
+  engine.on_exit(processes.pids["BRAIN"], ExitStatus{0, 15}, t0);
+  EXPECT_EQ(engine.readd(0, program("BRAIN"), t0 + 1s), std::nullopt);
+  EXPECT_EQ(host.taken_back, std::vector<std::size_t>{0});
+  EXPECT_EQ(processes.started.size(), 2u);
+  EXPECT_TRUE(engine.find("BRAIN"));
+}
+
 }  // namespace
 }  // namespace qc

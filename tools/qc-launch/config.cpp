@@ -507,4 +507,25 @@ std::variant<LaunchPlan, ConfigFailure> load_launch_plan(const std::string& path
   return parse_launch_plan(text, path, options);
 }
 
+OrchestratorAddress orchestrator_address(const std::string& path, const LoadOptions& options) {
+  OrchestratorAddress out;
+  std::error_code ec;
+  const fs::path base = fs::absolute(path, ec).parent_path();
+  std::string lock_dir = ".locks";
+  std::ifstream in(path, std::ios::binary);
+  if (in && fs::is_regular_file(path, ec)) {
+    std::string text(static_cast<std::size_t>(kMaxConfigBytes), '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    const json root = json::parse(text, nullptr, false);
+    if (root.is_object() && root.contains("LAUNCH") && root["LAUNCH"].is_object()) {
+      const json& launch = root["LAUNCH"];
+      if (launch.contains("name") && launch["name"].is_string()) out.name = launch["name"].get<std::string>();
+      if (launch.contains("lock_dir") && launch["lock_dir"].is_string()) lock_dir = launch["lock_dir"].get<std::string>();
+    }
+  }
+  out.lock_dir = options.lock_dir ? *options.lock_dir : resolve(base, lock_dir);
+  return out;
+}
+
 }  // namespace qc::launch

@@ -60,4 +60,14 @@ std::variant<LaunchPlan, ConfigFailure> parse_launch_plan(const std::string& tex
                                                           const std::string& path,
                                                           const LoadOptions& options);
 
+// Where a running orchestrator of this config keeps its lock, read as leniently as possible
+// (only LAUNCH.name and LAUNCH.lock_dir, defaults for what is missing or unreadable), so that
+// `qc-launch --reload` finds the orchestrator even when the config it is asked to reload is
+// broken.
+struct OrchestratorAddress {
+  std::string lock_dir;
+  std::string name = "MASTER_LAUNCH";
+};
+OrchestratorAddress orchestrator_address(const std::string& path, const LoadOptions& options);
+
 }  // namespace qc::launch

@@ -4,12 +4,14 @@
 #include "launch_tool.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <filesystem>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
 #include "qc/alerts.hpp"
+#include "qc/control.hpp"
 #include "qc/engine.hpp"
 #include "qc/exit_codes.hpp"
 #include "qc/guardian.hpp"
@@ -112,7 +114,10 @@ class Orchestrator : private EngineHost {
   LockRecord record_for(const std::string& name, const std::vector<std::string>& command,
                         const std::optional<std::string>& account) const;
   int take_locks();
+  int set_up(Program& p);
+  EngineProgram engine_program(Program& p);
   int set_up_programs();
+  protocol::Answer reload(SteadyTime now);
   void on_probe(SteadyTime now);
   void report_status();
   void stop_one(std::int32_t token, SteadyTime now);
@@ -125,6 +130,7 @@ class Orchestrator : private EngineHost {
   void cancel_ready_check() override;
   void ready_without_check(std::size_t index) override;
   void program_done(std::size_t index) override;
+  std::optional<std::string> take_back(std::size_t index) override;
   void note(bool error, const std::string& text) override;
   Status begin_health_check(std::size_t index, double timeout_s, SteadyTime now) override;
   void cancel_health_check(std::size_t index) override;
@@ -136,7 +142,7 @@ class Orchestrator : private EngineHost {
   std::optional<HeldLock> own_lock_;
   std::optional<EventLoop> loop_;  // before programs_: their output pumps unwatch it as they go
   std::unique_ptr<AlertRunner> alerts_;  // after loop_, which it watches alerts in
-  std::vector<Program> programs_;
+  std::deque<Program> programs_;  // a deque: the engine keeps pointers to each one's sink
   std::unique_ptr<ChildProcesses> children_;
   LogEventWriter log_events_;
   JsonEventWriter json_events_{std::cout};
@@ -144,7 +150,56 @@ class Orchestrator : private EngineHost {
 
   std::unique_ptr<ReadinessProbe> probe_;  // the ready check the engine asked for
   SteadyTime next_status_{};
+
+  // The control channel (docs/control.md).
+  void start_control();
+  std::optional<protocol::Answer> on_control(const std::string& action, const std::string& payload_json,
+                                             SteadyTime now);
+  std::string status_json() const;
+  std::unique_ptr<ControlServer> control_;  // after loop_: its thread wakes the loop
+  std::string control_secret_;              // Windows: required in every request
 };
+
+// What makes a program another program (a reload restarts it): what it runs, where, with
+// which environment, for which account.
+bool same_identity(const ProgramSpec& a, const ProgramSpec& b) {
+  return a.command == b.command && a.cwd == b.cwd && a.env == b.env && a.account == b.account;
+}
+
+bool same_probe(const ReadySpec& a, const ReadySpec& b) {
+  return a.kind == b.kind && a.target == b.target && a.timeout_s == b.timeout_s;
+}
+
+// Everything else a reload can change without a restart.
+bool same_policy(const PlannedProgram& a, const PlannedProgram& b) {
+  const RestartPolicy& x = a.spec.restart;
+  const RestartPolicy& y = b.spec.restart;
+  const bool health = a.health.has_value() == b.health.has_value() &&
+                      (!a.health || (same_probe(a.health->check, b.health->check) &&
+                                     a.health->interval_s == b.health->interval_s && a.health->failures == b.health->failures));
+  return x.mode == y.mode && x.max_restarts == y.max_restarts && x.backoff_initial_s == y.backoff_initial_s &&
+         x.backoff_max_s == y.backoff_max_s && x.reset_after_s == y.reset_after_s &&
+         a.spec.stop_timeout_s == b.spec.stop_timeout_s && a.spec.stop_signal == b.spec.stop_signal && health &&
+         same_probe(a.ready, b.ready) && a.start_delay_s == b.start_delay_s;
+}
+
+// The word STATUS and `qc-launch --status` use for a program.
+std::string control_state(const SupervisionEngine& engine, std::size_t i) {
+  if (engine.held(i)) return "stopped";
+  if (!engine.started(i)) return "waiting";
+  switch (engine.program(i).state()) {
+    case ProgramState::kStarting: return "starting";
+    case ProgramState::kRunning: return "running";
+    case ProgramState::kBackoff: return "restarting";
+    case ProgramState::kStopping: return "stopping";
+    case ProgramState::kStopped: return "stopped";
+    case ProgramState::kExited: return "exited";
+    case ProgramState::kFatal: return "failed";
+  }
+  return "?";
+}
+
+
 
 LockRecord Orchestrator::record_for(const std::string& name, const std::vector<std::string>& command,
                                     const std::optional<std::string>& account) const {
@@ -204,47 +259,68 @@ int Orchestrator::take_locks() {
   return exit_code::kOk;
 }
 
+// Its log file and output pipe, its lock record, where its events go.
+int Orchestrator::set_up(Program& p) {
+  const std::string& name = p.plan.spec.name;
+  if (plan_.log_dir) {
+    const std::string path = (fs::path(*plan_.log_dir) / (name + ".log")).string();
+    std::string error;
+    p.log = log::File::open(path, o_.log_max_bytes, o_.log_files, error);
+    if (!p.log) {
+      log::error("cannot open log file {}: {}", path, error);
+      return exit_code::kCannotCreate;
+    }
+    auto pipe = make_output_pipe();
+    if (!pipe) {
+      log::error("{}", pipe.error().message);
+      return exit_code::kCannotCreate;
+    }
+    p.pump = std::make_unique<OutputPump>(pipe->read_end, p.log);
+    p.output = pipe->write_end;
+    p.pump->attach(*loop_);
+  }
+  children_->set_handles(name, &*p.lock, p.output);
+  p.record = std::make_unique<LockRecordUpdater>(*p.lock, record_for(name, p.plan.spec.command, p.plan.spec.account));
+  p.sink.add(p.record.get());
+  p.sink.add(&log_events_);
+  if (o_.json) p.sink.add(&json_events_);
+  if (alerts_) {
+    p.alerts = &alerts_->sink_for(p.plan.spec.account);
+    p.sink.add(p.alerts);
+  }
+  return exit_code::kOk;
+}
+
+EngineProgram Orchestrator::engine_program(Program& p) {
+  std::optional<HealthCheck> health;
+  if (p.plan.health) health = HealthCheck{p.plan.health->interval_s, p.plan.health->check.timeout_s, p.plan.health->failures};
+  return {p.plan.spec, p.plan.start_delay_s, p.plan.ready.timeout_s, ready_text(p.plan.ready), &p.sink, health};
+}
+
 int Orchestrator::set_up_programs() {
   children_ = std::make_unique<ChildProcesses>(*loop_);
-  for (auto& p : programs_) {
-    const std::string& name = p.plan.spec.name;
-    if (plan_.log_dir) {
-      const std::string path = (fs::path(*plan_.log_dir) / (name + ".log")).string();
-      std::string error;
-      p.log = log::File::open(path, o_.log_max_bytes, o_.log_files, error);
-      if (!p.log) {
-        log::error("cannot open log file {}: {}", path, error);
-        return exit_code::kCannotCreate;
-      }
-      auto pipe = make_output_pipe();
-      if (!pipe) {
-        log::error("{}", pipe.error().message);
-        return exit_code::kCannotCreate;
-      }
-      p.pump = std::make_unique<OutputPump>(pipe->read_end, p.log);
-      p.output = pipe->write_end;
-      p.pump->attach(*loop_);
-    }
-    children_->set_handles(name, &*p.lock, p.output);
-    p.record = std::make_unique<LockRecordUpdater>(
-        *p.lock, record_for(name, p.plan.spec.command, p.plan.spec.account));
-    p.sink.add(p.record.get());
-    p.sink.add(&log_events_);
-    if (o_.json) p.sink.add(&json_events_);
-    if (alerts_) {
-      p.alerts = &alerts_->sink_for(p.plan.spec.account);
-      p.sink.add(p.alerts);
-    }
-  }
   std::vector<EngineProgram> programs;
   for (auto& p : programs_) {
-    std::optional<HealthCheck> health;
-    if (p.plan.health) health = HealthCheck{p.plan.health->interval_s, p.plan.health->check.timeout_s, p.plan.health->failures};
-    programs.push_back({p.plan.spec, p.plan.start_delay_s, p.plan.ready.timeout_s, ready_text(p.plan.ready), &p.sink,
-                        health});
+    if (int rc = set_up(p); rc != exit_code::kOk) return rc;
+    programs.push_back(engine_program(p));
   }
   engine_ = std::make_unique<SupervisionEngine>(std::move(programs), *children_, static_cast<EngineHost&>(*this));
   return exit_code::kOk;
+}
+
+// A program stopped by STOP gave its name back: START takes it again, unless someone else
+// has taken it meanwhile.
+std::optional<std::string> Orchestrator::take_back(std::size_t index) {
+  Program& p = programs_[index];
+  if (p.lock) return std::nullopt;
+  const auto& spec = p.plan.spec;
+  auto got = acquire_lock(plan_.lock_dir, spec.name, record_for(spec.name, spec.command, spec.account));
+  if (auto* conflict = std::get_if<LockConflict>(&got)) return describe_conflict(*conflict);
+  if (auto* error = std::get_if<Error>(&got)) return "cannot take " + spec.name + ": " + error->message;
+  p.lock.emplace(std::move(std::get<HeldLock>(got)));
+  children_->set_handles(spec.name, &*p.lock, p.output);
+  guardian::watch_lock_file(p.lock->path());
+  return std::nullopt;
 }
 
 // A ready target that answers before its program starts could pass a check on someone else's
@@ -394,9 +470,231 @@ void Orchestrator::verify_locks(SteadyTime now) {
   }
 }
 
+// The control endpoint goes into our lock file's "control" key, where qc-launch --status
+// and qc-shutdown find it. Without it the orchestrator still runs: it says so.
+void Orchestrator::start_control() {
+  auto server = ControlServer::start(control_bind_address(plan_.lock_dir, plan_.name), plan_.name);
+  if (!server) {
+    log::warn("{}; qc-launch --status and the other control commands cannot reach {}", server.error().message,
+              plan_.name);
+    return;
+  }
+  if (control_needs_secret()) {
+    control_secret_ = new_control_secret();
+    if (Status s = write_control_secret(plan_.lock_dir, plan_.name, control_secret_); !s) {
+      log::warn("{}; the control channel is off", s.error().message);
+      return;
+    }
+  }
+  control_ = std::move(*server);
+  loop_->watch_readable(control_->wake_handle());
+  own_record_.control = control_->endpoint();
+  if (Status s = own_lock_->write_record(own_record_); !s) log::warn("{}", s.error().message);
+}
+
+std::string Orchestrator::status_json() const {
+  const auto now = Clock::now();
+  ordered_json programs = ordered_json::array();
+  for (std::size_t i = 0; i < programs_.size(); ++i) {
+    if (engine_->removed(i)) continue;
+    const auto& sup = engine_->program(i);
+    const auto process = sup.process();
+    ordered_json j;
+    j["name"] = programs_[i].plan.spec.name;
+    j["account"] = programs_[i].plan.spec.account ? ordered_json(*programs_[i].plan.spec.account) : ordered_json(nullptr);
+    j["state"] = control_state(*engine_, i);
+    j["pid"] = own_record_.pid;
+    j["child_pid"] = process ? ordered_json(process->pid) : ordered_json(nullptr);
+    if (auto started = sup.run_started()) {
+      j["uptime_s"] = std::chrono::duration_cast<std::chrono::seconds>(now - *started).count();
+    } else {
+      j["uptime_s"] = nullptr;
+    }
+    j["restarts"] = sup.restarts();
+    j["last_status"] = sup.last_status() ? ordered_json(sup.last_status()->as_exit_code()) : ordered_json(nullptr);
+    programs.push_back(std::move(j));
+  }
+  ordered_json out;
+  out["name"] = plan_.name;
+  out["pid"] = own_record_.pid;
+  out["config"] = plan_.config_path;
+  out["programs"] = std::move(programs);
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::optional<protocol::Answer> Orchestrator::on_control(const std::string& action, const std::string& payload_json,
+                                                         SteadyTime now) {
+  const auto payload = nlohmann::json::parse(payload_json, nullptr, false);
+  auto refuse = [](const std::string& why) { return protocol::Answer{false, "null", why}; };
+  if (!control_secret_.empty()) {
+    const auto secret = payload.find("secret");
+    if (secret == payload.end() || !secret->is_string() || secret->get<std::string>() != control_secret_) {
+      return refuse("the control secret is missing or wrong (it is in " +
+                    control_secret_path(plan_.lock_dir, plan_.name) + ", readable by " + plan_.name + "'s user only)");
+    }
+  }
+  if (action == "HEARTBEAT") return std::nullopt;  // protocol::respond's answer: alive
+  if (action == "STATUS") return protocol::Answer{true, status_json(), ""};
+  if (action == "RELOAD") return reload(now);
+  if (action == "START" || action == "STOP" || action == "RESTART") {
+    const auto name = payload.find("name");
+    if (name == payload.end() || !name->is_string()) {
+      return refuse(action + " needs the program's name: {\"name\": \"BRAIN_ATLAS\"}");
+    }
+    const std::string wanted = name->get<std::string>();
+    const auto index = engine_->find(wanted);
+    if (!index) {
+      std::string names;
+      for (const auto& p : programs_) names += (names.empty() ? "" : ", ") + p.plan.spec.name;
+      return refuse("no program " + wanted + " in " + plan_.name + " (its programs: " + names + ")");
+    }
+    if (programs_[*index].lock_lost) {
+      return refuse(wanted + " lost its name to another process; it cannot be started again by " + plan_.name);
+    }
+    std::optional<std::string> refusal;
+    if (action == "START") {
+      refusal = engine_->start_program(*index, now);
+    } else if (action == "STOP") {
+      refusal = engine_->stop_program(*index, now);
+    } else {
+      refusal = engine_->restart_program(*index, now);
+    }
+    if (refusal) {
+      log::warn("control: {} {} refused: {}", action, wanted, *refusal);
+      return refuse(*refusal);
+    }
+    log::info("control: {} {}", action, wanted);
+    ordered_json data;
+    data["name"] = wanted;
+    data["state"] = control_state(*engine_, *index);
+    return protocol::Answer{true, data.dump(), ""};
+  }
+  return std::nullopt;  // protocol::respond's answer: Unknown action
+}
+
+// SIGHUP, RELOAD, qc-launch --reload: the config is read again and the difference applied.
+// Nothing changes unless all of it can: an invalid config, a moved lock directory or a new
+// program whose name is held elsewhere refuse the whole reload.
+protocol::Answer Orchestrator::reload(SteadyTime now) {
+  auto refuse = [](int code, const std::string& why) {
+    log::error("reload refused: {}; nothing changed", why);
+    ordered_json data;
+    data["exit_code"] = code;
+    return protocol::Answer{false, data.dump(), why + "; nothing changed"};
+  };
+  if (engine_->stopping()) return refuse(exit_code::kNo, "everything is stopping");
+  auto loaded = load_launch_plan(o_.config, o_.load);
+  if (auto* failure = std::get_if<ConfigFailure>(&loaded)) return refuse(failure->exit_code, failure->message);
+  LaunchPlan next = std::move(std::get<LaunchPlan>(loaded));
+  if (next.programs.empty()) {
+    return refuse(exit_code::kConfig, o_.config + " has no program to start (no enabled account, or --accounts chose none)");
+  }
+  if (next.name != plan_.name || next.lock_dir != plan_.lock_dir || next.log_dir != plan_.log_dir) {
+    return refuse(exit_code::kConfig,
+                  "LAUNCH.name, lock_dir and log_dir cannot change while " + plan_.name + " runs (they change when qc-launch starts again)");
+  }
+  // The new programs' names first, all or none, as at start-up.
+  std::vector<std::size_t> added;
+  std::vector<std::optional<HeldLock>> locks(next.programs.size());
+  for (std::size_t k = 0; k < next.programs.size(); ++k) {
+    const auto& spec = next.programs[k].spec;
+    if (engine_->find_any(spec.name)) continue;
+    auto got = acquire_lock(plan_.lock_dir, spec.name, record_for(spec.name, spec.command, spec.account));
+    if (auto* conflict = std::get_if<LockConflict>(&got)) return refuse(exit_code::kLockHeld, describe_conflict(*conflict));
+    if (auto* error = std::get_if<Error>(&got)) return refuse(exit_code::kCannotCreate, "cannot take " + spec.name + ": " + error->message);
+    locks[k].emplace(std::move(std::get<HeldLock>(got)));
+    added.push_back(k);
+  }
+  if (!added.empty() && !o_.no_scan) {
+    std::vector<std::vector<std::string>> commands;
+    for (std::size_t k : added) commands.push_back(next.programs[k].spec.command);
+    const auto copies = unmanaged_copies(commands);
+    for (std::size_t a = 0; a < added.size(); ++a) {
+      if (copies[a].empty()) continue;
+      const auto& c = copies[a].front();
+      return refuse(exit_code::kLockHeld, next.programs[added[a]].spec.name + " already runs outside qc as PID " +
+                                              std::to_string(c.pid) + " (" + join_command(c.command_line) + ")");
+    }
+  }
+  if (next.on_event != plan_.on_event) {
+    log::warn("reload: LAUNCH.on_event changed; the new command is used when qc-launch starts again");
+  }
+
+  ordered_json data;
+  std::vector<std::string> names[5];  // added, removed, restarted, updated, unchanged
+  std::vector<std::string> problems;
+  for (std::size_t i = 0; i < programs_.size(); ++i) {
+    if (engine_->removed(i)) continue;
+    const std::string& name = programs_[i].plan.spec.name;
+    const bool kept = std::any_of(next.programs.begin(), next.programs.end(),
+                                  [&](const PlannedProgram& q) { return q.spec.name == name; });
+    if (kept) continue;
+    log::info("reload: {} is no longer in the config; stopping it", name);
+    engine_->remove(i, now);
+    names[1].push_back(name);
+  }
+  for (std::size_t k = 0; k < next.programs.size(); ++k) {
+    PlannedProgram& q = next.programs[k];
+    const std::string name = q.spec.name;
+    auto index = engine_->find_any(name);
+    if (!index) {
+      Program p;
+      p.plan = std::move(q);
+      p.lock = std::move(locks[k]);
+      programs_.push_back(std::move(p));
+      Program& added_program = programs_.back();
+      if (int rc = set_up(added_program); rc != exit_code::kOk) {
+        problems.push_back(name + " not added: see the log");
+        continue;
+      }
+      guardian::watch_lock_file(added_program.lock->path());
+      loop_->accept_stop_requests({program_stop_token(name)});
+      log::info("reload: {} is new; it starts in its turn", name);
+      engine_->add(engine_program(added_program), now);
+      names[0].push_back(name);
+      continue;
+    }
+    Program& p = programs_[*index];
+    if (engine_->removed(*index)) {
+      p.plan = std::move(q);
+      p.record->describe(p.plan.spec.command, p.plan.spec.account);
+      log::info("reload: {} is back in the config; starting it", name);
+      if (auto refusal = engine_->readd(*index, engine_program(p), now)) {
+        problems.push_back(name + " not started: " + *refusal);
+        log::warn("reload: {} not started: {}", name, *refusal);
+      }
+      names[0].push_back(name);
+    } else if (!same_identity(p.plan.spec, q.spec)) {
+      p.plan = std::move(q);
+      p.record->describe(p.plan.spec.command, p.plan.spec.account);
+      log::info("reload: {} changed (command, cwd, env or account); restarting it", name);
+      engine_->replace(*index, engine_program(p), now);
+      names[2].push_back(name);
+    } else if (!same_policy(p.plan, q)) {
+      p.plan = std::move(q);
+      log::info("reload: {}'s policies changed; applied without a restart", name);
+      engine_->update(*index, engine_program(p), now);
+      names[3].push_back(name);
+    } else {
+      names[4].push_back(name);
+    }
+  }
+  const char* keys[5] = {"added", "removed", "restarted", "updated", "unchanged"};
+  std::string summary = "reloaded " + o_.config + ":";
+  for (int k = 0; k < 5; ++k) {
+    data[keys[k]] = names[k];
+    summary += " " + std::to_string(names[k].size()) + " " + keys[k] + (k < 4 ? "," : "");
+  }
+  data["problems"] = problems;
+  data["summary"] = summary;
+  log::info("{}", summary);
+  return protocol::Answer{true, data.dump(), ""};
+}
+
 void Orchestrator::report_status() {
   const auto now = Clock::now();
   for (std::size_t i = 0; i < programs_.size(); ++i) {
+    if (engine_->removed(i)) continue;
     const Program& p = programs_[i];
     const auto& sup = engine_->program(i);
     const auto process = sup.process();
@@ -465,6 +763,7 @@ int Orchestrator::run() {
   if (int rc = set_up_programs(); rc != exit_code::kOk) return rc;
   const NativeHandle lock_changes = lock_change_handle();
   if (lock_changes != kInvalidHandle) loop_->watch_readable(lock_changes);
+  start_control();
   log::info("{}: {} program{} to start (lock {}, from {})", plan_.name, programs_.size(),
             programs_.size() == 1 ? "" : "s", own_lock_->path(), plan_.config_path);
 
@@ -504,7 +803,10 @@ int Orchestrator::run() {
       } else if (s.signal == Signal::kUser1 || s.signal == Signal::kUser2) {
         report_status();
       } else if (s.signal == Signal::kHangup) {  // a closed terminal or SSH session stops nothing
-        log::info("SIGHUP received and ignored: every program runs on (stop with SIGTERM or qc-shutdown)");
+        if (!engine_->stopping()) {
+          log::info("SIGHUP: reloading {}", o_.config);
+          reload(now);
+        }
       } else if (engine_->finished()) {  // only alerts are left: no more waiting for them
         alerts_until = now;
       } else if (!engine_->stopping()) {
@@ -514,13 +816,18 @@ int Orchestrator::run() {
         engine_->kill_all();
       }
     }
+    if (control_ && std::find(readable.begin(), readable.end(), control_->wake_handle()) != readable.end()) {
+      control_->answer([this, now](const std::string& action, const std::string& payload) {
+        return on_control(action, payload, now);
+      });
+    }
     on_probe(now);
     on_health_probes(readable, now);
     engine_->on_deadline(now);
     if (alerts_) alerts_->on_deadline(now);
     // Output after signals, exits and deadlines, a bounded share per program per wake-up.
     for (NativeHandle h : events->readable) {
-      if ((probe_ && h == probe_->wake_handle()) || h == lock_changes) continue;  // health probes: no pump has theirs
+      if ((probe_ && h == probe_->wake_handle()) || h == lock_changes) continue;  // health probes, control: no pump has theirs
       for (auto& p : programs_) {
         if (p.pump && p.pump->handle() == h) p.pump->drain();
       }
@@ -540,6 +847,11 @@ int Orchestrator::run() {
       p.pump->flush();
     }
     if (p.lock) p.lock->release();
+  }
+  control_.reset();
+  if (!control_secret_.empty()) {
+    std::error_code ignored;
+    fs::remove(control_secret_path(plan_.lock_dir, plan_.name), ignored);
   }
   own_lock_.reset();
   if (alerts_) alerts_->kill_remaining();

@@ -18,8 +18,16 @@ struct Options {
   std::size_t log_max_bytes = 10 * 1024 * 1024;
   std::size_t log_files = 5;
   std::vector<std::string> invocation;  // our own argv, for the orchestrator's lock record
+  // A control command to a running orchestrator instead of running one (docs/control.md):
+  // STATUS, START, STOP, RESTART or RELOAD, and the program it names.
+  std::string control_action;
+  std::string control_name;
+  double control_timeout_s = 10;
 };
 
 int run(const Options& options);
+// Sends options.control_action to the orchestrator of options.config: 0 done, 1 refused,
+// 69 no orchestrator answers, 78 (RELOAD) the config is invalid.
+int control(const Options& options);
 
 }  // namespace qc::launch

@@ -23,19 +23,27 @@ restarted on failure with backoff, output in log_dir/NAME.log, the orchestrator'
 log_dir/qc-launch.log. A status report (name, state, PID, uptime, restarts) is logged every
 --status-interval seconds and on SIGUSR1. SIGINT or SIGTERM stop the programs in reverse
 start order, each within its stop timeout, and release every lock; a second one kills what
-is left at once. SIGHUP (a closed terminal or SSH session) stops nothing: it is logged.
+is left at once. SIGHUP (a closed terminal or SSH session) stops nothing: it reloads CONFIG.
+
+A running orchestrator answers on a control channel that only its user can reach (see
+docs/control.md): --status lists its programs, --start/--stop/--restart NAME act on one,
+--reload re-reads CONFIG and applies the difference (as SIGHUP does). qc-heartbeat pointed
+at the "control" endpoint in its lock file checks that the orchestrator itself is alive.
 
 Exit status: 0 after a stop by signal, or when every program ended without giving up; 1
 when a program was not ready in time, could not start, or gave up; 64 usage (also an
 unknown --accounts key); 66 CONFIG missing; 73 a lock or log directory cannot be
-created; 75 a lock is held; 78 CONFIG invalid.
+created; 75 a lock is held; 78 CONFIG invalid. Control commands: 0 done, 1 refused (the
+reason on stderr), 69 no orchestrator answers, 78 --reload of an invalid CONFIG.
 
 CONFIG may come first, last (when it ends in .json), or after "--".
 
 Examples:
   qc-launch --dry-run
   qc-launch --accounts ATLAS FTMO C:/trading/MASTER_CONFIG.json
-  qc-launch --json --status-interval 60 > events.jsonl)";
+  qc-launch --json --status-interval 60 > events.jsonl
+  qc-launch --status
+  qc-launch --restart BRAIN_ATLAS)";
 
 }  // namespace
 
@@ -64,7 +72,19 @@ int main(int argc, char** argv) {
   app.add_option("--log-max-bytes", o.log_max_bytes, "Rotate each log at this size (default 10 MiB)")
       ->check(qc::cli::positive_count());
   app.add_option("--log-files", o.log_files, "Rotated logs to keep (default 5)");
-  app.add_flag("--json", o.json, "Events as JSON Lines on stdout (the plan, with --dry-run)");
+  app.add_flag("--json", o.json, "Events as JSON Lines on stdout (the plan, with --dry-run; the reply, with a "
+                                 "control command)");
+  auto* control = app.add_option_group("control", "Control a running orchestrator (see docs/control.md)");
+  bool status = false, reload = false;
+  std::string start, stop, restart;
+  control->add_flag("--status", status, "Show every program of the running orchestrator");
+  control->add_option("--start", start, "Start NAME again (a failed or stopped program; its restarts count from 0)");
+  control->add_option("--stop", stop, "Stop NAME for good (until --start); the others run on");
+  control->add_option("--restart", restart, "Stop NAME and start it again (a new PID)");
+  control->add_flag("--reload", reload, "Re-read CONFIG and apply the difference; an invalid CONFIG changes nothing");
+  control->require_option(0, 1);
+  app.add_option("--control-timeout", o.control_timeout_s, "Seconds to wait for the orchestrator's answer (10)")
+      ->check(qc::cli::seconds());
   if (auto code = qc::cli::parse(app, argc, argv)) return *code;
   // "--accounts A B config.json": the last value is the config, not an account.
   auto& accounts = o.load.accounts;
@@ -75,5 +95,14 @@ int main(int argc, char** argv) {
       accounts.pop_back();
     }
   }
+  if (status) o.control_action = "STATUS";
+  if (reload) o.control_action = "RELOAD";
+  for (auto [action, name] : {std::pair{"START", &start}, std::pair{"STOP", &stop}, std::pair{"RESTART", &restart}}) {
+    if (!name->empty()) {
+      o.control_action = action;
+      o.control_name = *name;
+    }
+  }
+  if (!o.control_action.empty()) return qc::launch::control(o);
   return qc::launch::run(o);
 }

@@ -109,6 +109,25 @@ class SupervisionEngine {
   // Stopped by STOP and not started since.
   bool held(std::size_t index) const { return held_[index]; }
 
+  // Reload (the difference between the running config and a new one, decided by the tool):
+  //   add      a new program at the end of the start order; it starts in its turn (after
+  //            the ready check in progress, if any), its ready check respected. Its index.
+  //   remove   it stops for good and is no longer found by name.
+  //   update   new policies (restarts, backoff, stop timeout and signal, health) for the
+  //            runs to come; the running process is not touched.
+  //   replace  a new command, cwd, env or account: a running program is restarted with it,
+  //            one that had ended (not held by STOP) starts with it.
+  //   readd    a removed program is back: it starts with its new spec (through take_back).
+  std::size_t add(EngineProgram program, SteadyTime now);
+  void remove(std::size_t index, SteadyTime now);
+  void update(std::size_t index, EngineProgram program, SteadyTime now);
+  void replace(std::size_t index, EngineProgram program, SteadyTime now);
+  std::optional<std::string> readd(std::size_t index, EngineProgram program, SteadyTime now);
+  bool removed(std::size_t index) const { return removed_[index]; }
+  // The program named `name`, removed ones included.
+  std::optional<std::size_t> find_any(const std::string& name) const;
+  const EngineProgram& settings(std::size_t index) const { return programs_[index]; }
+
   bool stopping() const { return stopping_; }
   bool killing() const { return killing_; }
   // Nothing runs and nothing will: stopped, or every program ended by itself.
@@ -141,6 +160,7 @@ class SupervisionEngine {
   std::vector<bool> stop_sent_;
   std::vector<bool> done_;
   std::vector<bool> held_;
+  std::vector<bool> removed_;
   std::vector<HealthState> health_;
   ProcessControl& control_;
   EngineHost& host_;

@@ -124,6 +124,8 @@ class ProgramSupervisor {
   // timeout) and started again as soon as it has ended, with no backoff and nothing counted
   // against its restarts; one waiting out a backoff starts now. Only those two states.
   void restart_now(SteadyTime now);
+  // A reload's new spec (same name), for the runs to come.
+  void update_spec(ProgramSpec spec) { spec_ = std::move(spec); }
 
  private:
   void spawn(SteadyTime now);

@@ -6,6 +6,7 @@
 //             "timestamp": number, "data": any, "error": str|null}
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,17 @@ std::string make_request(const std::string& action, const std::string& req_id,
 // for anything that is not a well-typed request (req_id echoed when it is a string);
 // ERROR "Unknown action: NAME" otherwise.
 std::string respond(std::string_view request, const std::string& service);
+
+// A responder's own actions: given a well-typed request's action and payload (a JSON
+// object's text), SUCCESS or ERROR (with `error`), with `data_json` (JSON text) either way;
+// nothing to answer as respond() above does (HEARTBEAT, unknown actions).
+struct Answer {
+  bool success = true;
+  std::string data_json = "null";
+  std::string error;
+};
+using Handler = std::function<std::optional<Answer>(const std::string& action, const std::string& payload_json)>;
+std::string respond(std::string_view request, const std::string& service, const Handler& handler);
 
 // What a reply said, checked against the request it answers.
 struct ReplyCheck {

@@ -128,6 +128,11 @@ class LockRecordUpdater : public EventSink {
   LockRecordUpdater(HeldLock& lock, LockRecord record) : lock_(lock), record_(std::move(record)) {}
   void emit(const SupervisorEvent& event) override;
   const LockRecord& record() const { return record_; }
+  // A reload changed the program's command or account: the next write says so.
+  void describe(std::vector<std::string> command, std::optional<std::string> account) {
+    record_.command = std::move(command);
+    record_.account = std::move(account);
+  }
   // After a change in the lock directory: puts a removed lock file back (see
   // HeldLock::verify_and_restore); true when the lock is lost and the program must stop.
   // Says what happened through qc::log, and `events` gets a lock_lost event.

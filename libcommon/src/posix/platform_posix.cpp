@@ -2,6 +2,7 @@
 #include "platform.hpp"
 
 #include <fcntl.h>
+#include <cerrno>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,6 +52,17 @@ void discard_writes(std::FILE* stream) {
   if (null_fd < 0) return;
   ::dup3(null_fd, ::fileno(stream), O_CLOEXEC);
   ::close(null_fd);
+}
+
+Status write_private_file(const std::string& path, const std::string& content) {
+  ::unlink(path.c_str());
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return os_error("cannot create " + path, errno);
+  const ssize_t n = ::write(fd, content.data(), content.size());
+  const int saved = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(content.size())) return os_error("cannot write " + path, n < 0 ? saved : ENOSPC);
+  return {};
 }
 
 }  // namespace qc::platform

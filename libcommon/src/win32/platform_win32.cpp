@@ -2,6 +2,7 @@
 #include "win32_util.hpp"  // <windows.h> before shlwapi.h
 
 #include <io.h>
+#include <sddl.h>
 #include <shlwapi.h>
 
 #include <cstdio>
@@ -78,6 +79,28 @@ bool local_time(std::time_t t, std::tm& out, long& utc_offset_s) {
 }
 
 bool stdin_is_terminal() { return _isatty(_fileno(stdin)) != 0; }
+
+Status write_private_file(const std::string& path, const std::string& content) {
+  const std::wstring wide = win32::widen(path);
+  DeleteFileW(wide.c_str());
+  // Protected (no inherited entries): full access for the owner, SYSTEM and Administrators.
+  PSECURITY_DESCRIPTOR sd = nullptr;
+  if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(L"D:P(A;;FA;;;OW)(A;;FA;;;SY)(A;;FA;;;BA)",
+                                                            SDDL_REVISION_1, &sd, nullptr)) {
+    return win32::error("cannot build the security descriptor for " + path, GetLastError());
+  }
+  SECURITY_ATTRIBUTES sa{sizeof sa, sd, FALSE};
+  HANDLE h = CreateFileW(wide.c_str(), GENERIC_WRITE, 0, &sa, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr);
+  const DWORD created_error = GetLastError();
+  LocalFree(sd);
+  if (h == INVALID_HANDLE_VALUE) return win32::error("cannot create " + path, created_error);
+  DWORD written = 0;
+  const BOOL ok = WriteFile(h, content.data(), static_cast<DWORD>(content.size()), &written, nullptr);
+  const DWORD write_error = GetLastError();
+  CloseHandle(h);
+  if (!ok || written != content.size()) return win32::error("cannot write " + path, write_error);
+  return {};
+}
 
 }  // namespace qc::platform
 
