@@ -216,8 +216,11 @@ class ControlTest(QcTestCase):
         self.config = self.path("MASTER_CONFIG.json")
         with open(self.config, "w") as f:
             json.dump(cfg, f)
-        proc = self.start_tool("qc-launch", *extra, self.config)
-        wait_until(lambda: (self.read_record("MASTER_LAUNCH") or {}).get("control"), message="the control endpoint")
+        # --no-scan: other tests running beside this one run "sleep 60" too.
+        proc = self.start_tool("qc-launch", "--no-scan", *extra, self.config)
+        wait_until(lambda: proc.poll() is not None or (self.read_record("MASTER_LAUNCH") or {}).get("control"),
+                   message="the control endpoint")
+        self.assertIsNone(proc.poll(), "qc-launch ended")
         return proc
 
     def control(self, *args):
@@ -267,6 +270,18 @@ class ControlTest(QcTestCase):
         self.assertIn("A is already stopped", r.stderr)
         self.assertEqual(self.control("--start", "A").returncode, 0)
         wait_until(lambda: self.status()["A"]["state"] == "running", message="A started again")
+
+    def test_qc_shutdown_of_one_program_goes_through_the_control_channel(self):
+        launch = self.launch([{"name": "A", "command": ["sleep", "60"]}, {"name": "B", "command": ["sleep", "60"]}])
+        a = self.wait_for_child("A")["child_pid"]
+        r = self.run_tool("qc-shutdown", "--yes", "--timeout", "3", "A")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(is_dead(a))
+        self.assertIn("control: STOP A", read_text(self.path("logs", "qc-launch.log")))
+        self.assertEqual(self.status()["A"]["state"], "stopped")
+        self.assertEqual(self.status()["B"]["state"], "running")
+        self.assertIsNone(launch.poll())
+        self.assertEqual(self.control("--start", "A").returncode, 0)
 
     def test_restart_gives_a_new_pid(self):
         self.launch([{"name": "A", "command": ["sleep", "60"]}])
@@ -351,7 +366,8 @@ class ReloadTest(QcTestCase):
         self.write([{"name": "KEEP", "command": ["sleep", "61"]}, {"name": "GONE", "command": ["sleep", "62"]},
                     {"name": "CHANGE", "command": ["sleep", "63"]},
                     {"name": "POLICY", "command": ["sleep", "64"], "max_restarts": 1}])
-        self.orchestrator = self.start_tool("qc-launch", "--json", self.config, stdout=subprocess.PIPE, text=True)
+        self.orchestrator = self.start_tool("qc-launch", "--no-scan", "--json", self.config, stdout=subprocess.PIPE,
+                                            text=True)
         self.pids = {n: self.wait_for_child(n)["child_pid"] for n in ("KEEP", "GONE", "CHANGE", "POLICY")}
 
     def changed_config(self):

@@ -432,7 +432,7 @@ void Orchestrator::stop_one(std::int32_t token, SteadyTime now) {
   for (std::size_t i = 0; i < programs_.size(); ++i) {
     if (program_stop_token(programs_[i].plan.spec.name) != token) continue;
     log::info("stopping {} on request; the others run on", programs_[i].plan.spec.name);
-    engine_->stop_for_good(i, now);
+    if (auto refusal = engine_->stop_program(i, now)) log::info("{}", *refusal);  // as a control STOP
     return;
   }
   log::warn("a stop request named no program of {} (token {})", plan_.name, token);

@@ -177,7 +177,7 @@ Plan plan_shutdown(const LockTable& table, const std::vector<std::string>& names
         plan.stale.push_back(e);
         break;
       case EntryState::kLegacy: {
-        Target t{Kind::kLegacy, e.name, e.record->account, "", {}, {}, {e.lock_file}};
+        Target t{Kind::kLegacy, e.name, e.record->account, "", {}, {}, {e.lock_file}, {}, {}};
         t.members.push_back({ProcessId{e.record->pid, 0}, "legacy", false});
         if (auto info = view.inspect(e.record->pid, true)) {
           t.members[0].id.start = info->start;
@@ -190,11 +190,11 @@ Plan plan_shutdown(const LockTable& table, const std::vector<std::string>& names
         auto child = e.record ? running_child(*e.record, view) : std::nullopt;
         if (!child) {  // found below by its open lock file, if it can be
           Target t{Kind::kOrphan, e.name, e.record ? e.record->account : std::nullopt,
-                   e.record ? join_command(e.record->command) : "", {}, {}, {e.lock_file}};
+                   e.record ? join_command(e.record->command) : "", {}, {}, {e.lock_file}, {}, {}};
           plan.targets.push_back(std::move(t));
           break;
         }
-        Target t{Kind::kOrphan, e.name, e.record->account, join_command(e.record->command), {}, {}, {e.lock_file}};
+        Target t{Kind::kOrphan, e.name, e.record->account, join_command(e.record->command), {}, {}, {e.lock_file}, {}, {}};
         t.members.push_back({*child, "command", is_group_leader_tool(e.record->tool)});
         plan.targets.push_back(std::move(t));
         break;
@@ -202,7 +202,7 @@ Plan plan_shutdown(const LockTable& table, const std::vector<std::string>& names
       case EntryState::kRunning: {
         if (!e.record || e.record->legacy) {  // no usable record: found by its open lock file
           if (selected(names, e.name)) {
-            plan.targets.push_back(Target{Kind::kOrphan, e.name, std::nullopt, "", {}, {}, {e.lock_file}});
+            plan.targets.push_back(Target{Kind::kOrphan, e.name, std::nullopt, "", {}, {}, {e.lock_file}, {}, {}});
           }
           break;
         }
@@ -234,7 +234,7 @@ Plan plan_shutdown(const LockTable& table, const std::vector<std::string>& names
       if (whole) {
         const auto own = std::find_if(h.entries.begin(), h.entries.end(), [&](const LockEntry* e) { return is_own_lock(e, view); });
         Target t{Kind::kOrchestrator, own != h.entries.end() ? (*own)->name : h.record.name, std::nullopt,
-                 own != h.entries.end() ? join_command((*own)->record->command) : "qc-launch", {}, {}, {}};
+                 own != h.entries.end() ? join_command((*own)->record->command) : "qc-launch", {}, {}, {}, {}, {}};
         t.members.push_back({wrapper, "qc-launch", false});
         for (const auto* e : h.entries) {
           t.lock_files.push_back(e->lock_file);
@@ -245,8 +245,13 @@ Plan plan_shutdown(const LockTable& table, const std::vector<std::string>& names
         }
         plan.targets.push_back(std::move(t));
       } else {
+        const auto own = std::find_if(h.entries.begin(), h.entries.end(), [&](const LockEntry* e) { return is_own_lock(e, view); });
         for (const auto* e : named) {
-          Target t{Kind::kProgram, e->name, e->record->account, join_command(e->record->command), wrapper, {}, {e->lock_file}};
+          Target t{Kind::kProgram, e->name, e->record->account, join_command(e->record->command), wrapper, {}, {e->lock_file}, {}, {}};
+          if (own != h.entries.end()) {
+            t.control = (*own)->record->control;
+            t.orchestrator = (*own)->name;
+          }
           if (auto child = running_child(*e->record, view)) t.members.push_back({*child, "program", true});
           plan.targets.push_back(std::move(t));
         }
@@ -255,7 +260,7 @@ Plan plan_shutdown(const LockTable& table, const std::vector<std::string>& names
     }
     const auto* e = named.front();
     Target t{tool == "qc-run" ? Kind::kSupervisor : Kind::kWrapper, e->name, e->record->account,
-             join_command(e->record->command), {}, {}, {e->lock_file}};
+             join_command(e->record->command), {}, {}, {e->lock_file}, {}, {}};
     t.members.push_back({wrapper, tool.empty() ? "wrapper" : tool, false});
     t.members.back().kill_group = tool == "qc-lock";  // its command and the command's children
     if (auto child = running_child(*e->record, view)) {
@@ -275,7 +280,7 @@ void add_unmanaged(Plan& plan, const std::string& name, const std::optional<std:
       if (m.id.pid == process.pid) return;
     }
   }
-  Target t{Kind::kUnmanaged, name, account, join_command(process.command_line), {}, {}, {}};
+  Target t{Kind::kUnmanaged, name, account, join_command(process.command_line), {}, {}, {}, {}, {}};
   t.members.push_back({ProcessId{process.pid, process.start}, "unmanaged", false});
   plan.targets.push_back(std::move(t));
 }

@@ -52,6 +52,10 @@ struct Target {
   std::optional<ProcessId> supervisor;  // kProgram: the qc-launch to ask
   std::vector<Member> members;          // members[0] is the one asked (not for kProgram)
   std::vector<std::string> lock_files;
+  // kProgram: the orchestrator's control endpoint (its own lock file's "control" key) and
+  // its name, when it has one: STOP goes there; otherwise a stop request by signal.
+  std::optional<std::string> control;
+  std::string orchestrator;
 };
 
 struct Plan {

@@ -13,7 +13,9 @@
 
 #include "config.hpp"
 #include "plan.hpp"
+#include "qc/control.hpp"
 #include "qc/exit_codes.hpp"
+#include "qc/heartbeat.hpp"
 #include "qc/lock.hpp"
 #include "qc/lock_table.hpp"
 #include "qc/log.hpp"
@@ -74,10 +76,39 @@ void list_plan(const Plan& plan) {
   print_columns(std::cerr, rows);
 }
 
+// One program of a running orchestrator: STOP on its control channel, as `qc-launch --stop`
+// sends it (it stays stopped until --start). False when the channel did not answer: the
+// caller then asks by signal.
+bool stop_through_control(const Target& t, const std::string& dir) {
+  nlohmann::json payload{{"name", t.name}};
+  if (control_needs_secret()) {
+    auto secret = read_control_secret(dir, t.orchestrator);
+    if (!secret) {
+      log::warn("{}", secret.error().message);
+      return false;
+    }
+    payload["secret"] = *secret;
+  }
+  heartbeat::ProbeOptions probe;
+  probe.endpoint = *t.control;
+  probe.action = "STOP";
+  probe.payload_json = payload.dump();
+  probe.timeout_s = 2;
+  heartbeat::Client client;
+  const auto report = client.probe(probe, kInvalidHandle);
+  if (!report.status) {
+    log::warn("{} did not answer on {} ({}); asking it by signal", t.orchestrator, probe.endpoint, report.problem);
+    return false;
+  }
+  if (report.outcome != heartbeat::Outcome::kOk) log::warn("{}: {}", t.orchestrator, report.problem);
+  return true;
+}
+
 // Sends the graceful requests, supervisors first, all in one burst.
-void ask_all(Plan& plan) {
+void ask_all(Plan& plan, const std::string& dir) {
   for (auto& t : plan.targets) {
     if (t.kind == Kind::kProgram) {
+      if (t.control && stop_through_control(t, dir)) continue;
       auto asked = request_program_stop(*t.supervisor, t.name);
       if (!asked) log::warn("{}", asked.error().message);
       continue;
@@ -165,7 +196,7 @@ int run(const Options& o) {
   for (const auto& t : plan.targets) {
     for (const auto& m : t.members) watcher.add(m.id);
   }
-  ask_all(plan);
+  ask_all(plan, dir);
   bool all_gone = watcher.wait_all(deadline_after(o.timeout_s));
   if (!all_gone) {
     kill_remaining(plan, watcher);
