@@ -206,6 +206,65 @@ def run_hang():
     return (unhealthy - hung) * 1000, (restarted - unhealthy) * 1000
 
 
+# 7. A control request's round trip: STATUS to a running qc-launch (qc-heartbeat keeps its
+# socket between probes, as a monitoring client would), against supervisord's XML-RPC
+# getAllProcessInfo over its Unix socket (what supervisorctl status asks), 1,000 each.
+SV_CLIENT = """
+import statistics, sys, time, xmlrpc.client
+from supervisor.xmlrpc import SupervisorTransport
+proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=SupervisorTransport(None, None, "unix://" + sys.argv[1]))
+proxy.supervisor.getAllProcessInfo()
+rtts = []
+for _ in range(1000):
+    t = time.perf_counter()
+    proxy.supervisor.getAllProcessInfo()
+    rtts.append((time.perf_counter() - t) * 1000)
+print(statistics.median(rtts))
+"""
+
+
+def run_control():
+    d = os.path.join(WORK, "control")
+    os.makedirs(d)
+    cfg = {"ACCOUNTS": {}, "LAUNCH": {"lock_dir": os.path.join(d, "locks"), "programs": [
+        {"name": "P%d" % i, "command": [STAMP, os.path.join(d, "%d.stamp" % i), "hold"]} for i in range(5)]}}
+    path = os.path.join(d, "MASTER_CONFIG.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    proc = launch_and_wait(path, 5)
+    record = os.path.join(d, "locks", "MASTER_LAUNCH.lock")
+    def control_endpoint():
+        try:
+            with open(record) as f:
+                return json.load(f).get("control")
+        except (OSError, ValueError):
+            return None
+    wait_for(control_endpoint, 10, "the control endpoint")
+    endpoint = control_endpoint()
+    out = {}
+    for action in ("STATUS", "HEARTBEAT"):
+        r = subprocess.run([os.path.join(BIN, "qc-heartbeat"), "--action", action, "-c", "1000", "-i", "0", "--json",
+                            endpoint], capture_output=True, text=True, check=True)
+        out[action] = statistics.median(json.loads(l)["rtt_ms"] for l in r.stdout.splitlines())
+    stop(proc)
+    proc.stdout.close()
+    if SUPERVISORD and os.path.exists("/usr/bin/python3"):
+        sock = os.path.join(d, "sv.sock")
+        conf = supervisord_config(5, lambda i: "%s %s hold" % (STAMP, os.path.join(d, "sv%d.stamp" % i)),
+                                  os.path.join(d, "supervisord.conf"))
+        with open(conf, "a") as f:
+            f.write("\n[unix_http_server]\nfile=%s\n[rpcinterface:supervisor]\n"
+                    "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n" % sock)
+        sv = subprocess.Popen([SUPERVISORD, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+        wait_for(lambda: os.path.exists(sock), 30, "supervisord's socket")
+        r = subprocess.run(["/usr/bin/python3", "-c", SV_CLIENT, sock], capture_output=True, text=True)
+        out["sv"] = float(r.stdout) if r.returncode == 0 else None
+        stop(sv)
+    return out
+
+
+control = run_control()
 health_hb_cpu = run_health(50, "heartbeat")
 health_tcp_cpu = run_health(50, "tcp")
 hang_detect_ms, hang_restart_ms = run_hang()
@@ -246,5 +305,9 @@ row("the same with TCP-connect checks", health_tcp_cpu, None, "ms", "< 200 ms", 
 # The hang begins 0.2 s after a good check: 3 failed checks end 2.8 s + one 0.5 s timeout later.
 row("a hung program: hang to `unhealthy` (3 checks 1 s apart, 0.5 s timeout; expected 3.3 s)",
     hang_detect_ms, None, "ms", "3300 ms +- 50", sv_has_it=False)
+row("control round trip, STATUS of 5 programs, 1,000 sequential, median (supervisord: XML-RPC getAllProcessInfo)",
+    control["STATUS"], control.get("sv"), "ms", "< 1 ms", fmt="%.3f")
+row("control round trip, HEARTBEAT, median", control["HEARTBEAT"], None, "ms", "< 1 ms", fmt="%.3f",
+    sv_has_it=False)
 row("a hung program: `unhealthy` to its next run (stop_timeout 0, backoff 0)", hang_restart_ms, None, "ms",
     "< 50 ms", sv_has_it=False)

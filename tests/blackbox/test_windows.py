@@ -412,6 +412,78 @@ class WindowsHeartbeatTest(WineTestCase):
         server.wait()
 
 
+class WindowsControlTest(WineTestCase):
+    """The control channel on Windows: tcp on loopback and a per-run secret only its user can
+    read, required in every request; control commands and a reload, as on Linux."""
+
+    def write(self, names):
+        cfg = {"ACCOUNTS": {}, "LAUNCH": {"lock_dir": wpath(self.lock_dir), "programs": [
+            {"name": n, "command": self.th("stamp", wpath(self.path("stamps")), "hold"), "stop_timeout_s": 0.5}
+            for n in names]}}
+        with open(self.path("MASTER_CONFIG.json"), "w") as f:
+            json.dump(cfg, f)
+        return wpath(self.path("MASTER_CONFIG.json"))
+
+    def control(self, *args):
+        r = self.run_tool("qc-launch", *args, self.cfg, timeout=120)
+        return r
+
+    def status(self):
+        r = self.control("--status", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return {p["name"]: p for p in json.loads(r.stdout)["programs"]}
+
+    def test_control_commands_and_a_reload(self):
+        self.cfg = self.write(["FIRST", "SECOND"])
+        launch = self.start_tool("qc-launch", "--no-scan", self.cfg)
+        endpoint = wait_until(lambda: (self.read_record("MASTER_LAUNCH") or {}).get("control"), timeout=60,
+                              message="the control endpoint")
+        self.assertTrue(endpoint.startswith("tcp://127.0.0.1:"), endpoint)
+        secret_file = os.path.join(self.lock_dir, "MASTER_LAUNCH.secret")
+        secret = read_text(secret_file).strip()
+        self.assertEqual(len(secret), 32)
+        wait_until(lambda: all(p["state"] == "running" for p in self.status().values()), timeout=60,
+                   message="both running")
+        # Without the secret (or with a wrong one) nothing is answered but the refusal.
+        r = self.run_tool("qc-heartbeat", "-t", "10", endpoint, timeout=60)
+        self.assertEqual(r.returncode, 2, r.stdout)
+        self.assertIn("secret", r.stdout)
+        r = self.run_tool("qc-heartbeat", "-t", "10", "--action", "STOP", "--payload",
+                          json.dumps({"name": "FIRST", "secret": "0" * 32}), endpoint, timeout=60)
+        self.assertEqual(r.returncode, 2, r.stdout)
+        r = self.run_tool("qc-heartbeat", "-t", "10", "--payload", json.dumps({"secret": secret}), endpoint, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        first = self.status()["FIRST"]["child_pid"]
+        r = self.control("--restart", "FIRST")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_until(lambda: self.status()["FIRST"]["child_pid"] not in (None, first), timeout=60, message="a new run")
+        self.assertEqual(self.control("--stop", "SECOND").returncode, 0)
+        wait_until(lambda: self.status()["SECOND"]["state"] == "stopped", timeout=60, message="SECOND stopped")
+        r = self.control("--start", "FIRST")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("already running", r.stderr)
+        # Reload: SECOND removed, THIRD added, FIRST untouched.
+        kept = self.status()["FIRST"]["child_pid"]
+        self.write(["FIRST", "THIRD"])
+        r = self.control("--reload", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        reply = json.loads(r.stdout)
+        self.assertEqual((reply["added"], reply["removed"], reply["unchanged"]), (["THIRD"], ["SECOND"], ["FIRST"]))
+        wait_until(lambda: self.status().get("THIRD", {}).get("state") == "running", timeout=60, message="THIRD")
+        self.assertEqual(self.status()["FIRST"]["child_pid"], kept)
+        # An invalid config changes nothing.
+        with open(self.path("MASTER_CONFIG.json"), "w") as f:
+            f.write("{")
+        r = self.run_tool("qc-launch", "--reload", "--lock-dir", wpath(self.lock_dir), self.cfg, timeout=120)
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.write(["FIRST", "THIRD"])
+        self.assertEqual(self.status()["FIRST"]["child_pid"], kept)
+        r = self.run_tool("qc-shutdown", "--yes", "--timeout", "30", timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(launch.wait(timeout=60), 0)
+        self.assertEqual(os.listdir(self.lock_dir), [], "the secret goes with the orchestrator")
+
+
 class WindowsBatchTest(WineTestCase):
     BATCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "batch")
 

@@ -15,6 +15,7 @@
 #include "qc/engine.hpp"
 #include "qc/exit_codes.hpp"
 #include "qc/guardian.hpp"
+#include "qc/health.hpp"
 #include "qc/lock_record.hpp"
 #include "qc/lock_table.hpp"
 #include "qc/names.hpp"
@@ -99,7 +100,6 @@ struct Program {
   std::unique_ptr<LockRecordUpdater> record;
   FanoutSink sink;
   EventSink* alerts = nullptr;  // its alerts' sink, if there are alerts
-  std::unique_ptr<ReadinessProbe> health;  // its health check in flight
   bool lock_lost = false;  // another process took its name: stopped for good
 };
 
@@ -134,7 +134,6 @@ class Orchestrator : private EngineHost {
   void note(bool error, const std::string& text) override;
   Status begin_health_check(std::size_t index, double timeout_s, SteadyTime now) override;
   void cancel_health_check(std::size_t index) override;
-  void on_health_probes(const std::vector<NativeHandle>& readable, SteadyTime now);
 
   const Options& o_;
   LaunchPlan plan_;
@@ -149,6 +148,7 @@ class Orchestrator : private EngineHost {
   std::unique_ptr<SupervisionEngine> engine_;
 
   std::unique_ptr<ReadinessProbe> probe_;  // the ready check the engine asked for
+  std::unique_ptr<EngineHealthChecks> health_;  // after loop_, which it is watched by
   SteadyTime next_status_{};
 
   // The control channel (docs/control.md).
@@ -389,34 +389,11 @@ void Orchestrator::note(bool error, const std::string& text) {
 }
 
 Status Orchestrator::begin_health_check(std::size_t index, double timeout_s, SteadyTime) {
-  Program& p = programs_[index];
-  ReadySpec check = p.plan.health->check;
-  check.timeout_s = timeout_s;
-  auto probe = ReadinessProbe::start(check, /*once=*/true);
-  if (!probe) return probe.error();
-  p.health = std::move(*probe);
-  loop_->watch_readable(p.health->wake_handle());
-  return {};
+  health_->set(index, programs_[index].plan.health->check);
+  return health_->begin(index, timeout_s);
 }
 
-void Orchestrator::cancel_health_check(std::size_t index) {
-  Program& p = programs_[index];
-  if (!p.health) return;
-  loop_->unwatch_readable(p.health->wake_handle());
-  p.health.reset();
-}
-
-void Orchestrator::on_health_probes(const std::vector<NativeHandle>& readable, SteadyTime now) {
-  for (std::size_t i = 0; i < programs_.size(); ++i) {
-    Program& p = programs_[i];
-    if (!p.health || std::find(readable.begin(), readable.end(), p.health->wake_handle()) == readable.end()) continue;
-    const auto outcome = p.health->outcome();
-    if (!outcome) continue;
-    const std::string failure = ready_text(p.plan.health->check) + ": " + p.health->last_failure();
-    cancel_health_check(i);
-    engine_->on_health_result(i, *outcome, failure, now);
-  }
-}
+void Orchestrator::cancel_health_check(std::size_t index) { health_->cancel(index); }
 
 void Orchestrator::on_probe(SteadyTime now) {
   if (!probe_) return;
@@ -760,6 +737,7 @@ int Orchestrator::run() {
   for (const auto& p : programs_) tokens.push_back(program_stop_token(p.plan.spec.name));
   loop_->accept_stop_requests(tokens);
   if (!plan_.on_event.empty()) alerts_ = std::make_unique<AlertRunner>(plan_.on_event, *loop_);
+  health_ = std::make_unique<EngineHealthChecks>(*loop_);
   if (int rc = set_up_programs(); rc != exit_code::kOk) return rc;
   const NativeHandle lock_changes = lock_change_handle();
   if (lock_changes != kInvalidHandle) loop_->watch_readable(lock_changes);
@@ -822,7 +800,7 @@ int Orchestrator::run() {
       });
     }
     on_probe(now);
-    on_health_probes(readable, now);
+    health_->deliver(readable, *engine_, now);
     engine_->on_deadline(now);
     if (alerts_) alerts_->on_deadline(now);
     // Output after signals, exits and deadlines, a bounded share per program per wake-up.

@@ -8,6 +8,7 @@
 
 #include "qc/alerts.hpp"
 #include "qc/engine.hpp"
+#include "qc/health.hpp"
 #include "qc/exit_codes.hpp"
 #include "qc/guardian.hpp"
 #include "qc/names.hpp"
@@ -117,31 +118,18 @@ int run(const Options& o) {
   // One program: the engine's start, restart and stop decisions, with nothing to say of its
   // own (qc-run's messages are the program's events and the lines below).
   struct QuietHost : EngineHost {
-    QuietHost(EventLoop& loop, const ReadySpec& check) : loop(loop), check(check) {}
+    explicit QuietHost(EventLoop& loop) : health(loop) {}
     std::optional<std::string> refuse_start(std::size_t) override { return std::nullopt; }
     Status begin_ready_check(std::size_t, double, SteadyTime) override { return {}; }
     void cancel_ready_check() override {}
     void ready_without_check(std::size_t) override {}
     void program_done(std::size_t) override {}
     void note(bool, const std::string&) override {}
-    Status begin_health_check(std::size_t, double timeout_s, SteadyTime) override {
-      ReadySpec once = check;
-      once.timeout_s = timeout_s;
-      auto started = ReadinessProbe::start(once, /*once=*/true);
-      if (!started) return started.error();
-      probe = std::move(*started);
-      loop.watch_readable(probe->wake_handle());
-      return {};
-    }
-    void cancel_health_check(std::size_t) override {
-      if (!probe) return;
-      loop.unwatch_readable(probe->wake_handle());
-      probe.reset();
-    }
-    EventLoop& loop;
-    const ReadySpec& check;
-    std::unique_ptr<ReadinessProbe> probe;  // the health check in flight
-  } host(*loop, o.health);
+    Status begin_health_check(std::size_t i, double timeout_s, SteadyTime) override { return health.begin(i, timeout_s); }
+    void cancel_health_check(std::size_t i) override { health.cancel(i); }
+    EngineHealthChecks health;
+  } host(*loop);
+  host.health.set(0, o.health);
   std::optional<HealthCheck> health;
   if (o.health.kind != ReadySpec::Kind::kNone) {
     health = HealthCheck{o.health_interval_s, o.health.timeout_s, o.health_failures};
@@ -211,14 +199,7 @@ int run(const Options& o) {
       log::info("stopping {} ({} to its process group)", spec.name, signal_name(signal_number(stop)));
       engine.stop_all(exit_code::kOk, "", now, stop);
     }
-    if (host.probe && std::find(readable.begin(), readable.end(), host.probe->wake_handle()) != readable.end() &&
-        host.probe->outcome()) {
-      const bool healthy = *host.probe->outcome();
-      const std::string why = (o.health.kind == ReadySpec::Kind::kTcp ? "tcp " : "heartbeat ") + o.health.target +
-                              ": " + host.probe->last_failure();
-      host.cancel_health_check(0);
-      engine.on_health_result(0, healthy, why, now);
-    }
+    host.health.deliver(readable, engine, now);
     engine.on_deadline(std::chrono::steady_clock::now());
     if (alerts) alerts->on_deadline(now);
     // Output last, and a bounded share of it: signals, exits and deadlines come first.

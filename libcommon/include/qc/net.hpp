@@ -1,6 +1,8 @@
 // Network checks for readiness: a TCP connect that a cancel handle can interrupt.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <string>
 
 #include "qc/native_handle.hpp"
@@ -19,5 +21,27 @@ ProbeOutcome tcp_connect_probe(const std::string& host, const std::string& port,
 
 // Waits up to `timeout_ms` for `cancel` to become readable; true when it did.
 bool wait_cancelled(NativeHandle cancel, int timeout_ms);
+
+// A TCP connect that does not block, for many checks multiplexed on one thread: poll
+// socket() for writability and errors (zmq_poll: ZMQ_POLLOUT | ZMQ_POLLERR), then call
+// on_ready(). A refused address moves on to the host's next one (localhost: ::1, then
+// 127.0.0.1). The socket is closed on destruction.
+class TcpConnect {
+ public:
+  TcpConnect(const std::string& host, const std::string& port);
+  ~TcpConnect();
+  TcpConnect(const TcpConnect&) = delete;
+  TcpConnect& operator=(const TcpConnect&) = delete;
+  // The socket to poll while !done() (an int fd on POSIX, a SOCKET on Windows).
+  std::intptr_t socket() const;
+  bool done() const;
+  bool succeeded() const;
+  const std::string& why() const;  // why it failed
+  void on_ready();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace qc

@@ -78,4 +78,75 @@ ProbeOutcome tcp_connect_probe(const std::string& host, const std::string& port,
   return outcome;
 }
 
+struct TcpConnect::Impl {
+  addrinfo* found = nullptr;
+  addrinfo* next = nullptr;  // the address to try after the current one
+  int fd = -1;
+  bool done = false;
+  bool succeeded = false;
+  std::string why;
+
+  // Begins connecting to the next address; done when one connects at once or none is left.
+  void advance() {
+    while (next != nullptr) {
+      addrinfo* a = next;
+      next = a->ai_next;
+      fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+      if (fd < 0) {
+        why = std::strerror(errno);
+        continue;
+      }
+      if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+        succeeded = done = true;
+        return;
+      }
+      if (errno == EINPROGRESS) return;
+      why = std::strerror(errno);
+      ::close(fd);
+      fd = -1;
+    }
+    done = true;
+  }
+};
+
+TcpConnect::TcpConnect(const std::string& host, const std::string& port) : impl_(std::make_unique<Impl>()) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  if (const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &impl_->found); rc != 0) {
+    impl_->why = std::string("cannot resolve ") + host + ": " + ::gai_strerror(rc);
+    impl_->found = nullptr;
+    impl_->done = true;
+    return;
+  }
+  impl_->next = impl_->found;
+  impl_->advance();
+}
+
+TcpConnect::~TcpConnect() {
+  if (impl_->fd >= 0) ::close(impl_->fd);
+  if (impl_->found != nullptr) ::freeaddrinfo(impl_->found);
+}
+
+std::intptr_t TcpConnect::socket() const { return impl_->fd; }
+bool TcpConnect::done() const { return impl_->done; }
+bool TcpConnect::succeeded() const { return impl_->succeeded; }
+const std::string& TcpConnect::why() const { return impl_->why; }
+
+void TcpConnect::on_ready() {
+  if (impl_->done || impl_->fd < 0) return;
+  int error = 0;
+  socklen_t len = sizeof error;
+  ::getsockopt(impl_->fd, SOL_SOCKET, SO_ERROR, &error, &len);
+  if (error == EINPROGRESS) return;  // not yet
+  if (error == 0) {
+    impl_->succeeded = impl_->done = true;
+    return;
+  }
+  impl_->why = std::strerror(error);
+  ::close(impl_->fd);
+  impl_->fd = -1;
+  impl_->advance();
+}
+
 }  // namespace qc

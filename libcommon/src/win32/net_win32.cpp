@@ -77,4 +77,90 @@ ProbeOutcome tcp_connect_probe(const std::string& host, const std::string& port,
   return outcome;
 }
 
+struct TcpConnect::Impl {
+  addrinfo* found = nullptr;
+  addrinfo* next = nullptr;
+  SOCKET s = INVALID_SOCKET;
+  bool done = false;
+  bool succeeded = false;
+  std::string why;
+
+  void close_socket() {
+    if (s != INVALID_SOCKET) closesocket(s);
+    s = INVALID_SOCKET;
+  }
+
+  void advance() {
+    while (next != nullptr) {
+      addrinfo* a = next;
+      next = a->ai_next;
+      s = ::socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+      if (s == INVALID_SOCKET) {
+        why = win32::message(static_cast<DWORD>(WSAGetLastError()));
+        continue;
+      }
+      u_long nonblocking = 1;
+      ioctlsocket(s, FIONBIO, &nonblocking);
+      if (::connect(s, a->ai_addr, static_cast<int>(a->ai_addrlen)) == 0) {
+        succeeded = done = true;
+        return;
+      }
+      if (WSAGetLastError() == WSAEWOULDBLOCK) return;
+      why = win32::message(static_cast<DWORD>(WSAGetLastError()));
+      close_socket();
+    }
+    done = true;
+  }
+};
+
+TcpConnect::TcpConnect(const std::string& host, const std::string& port) : impl_(std::make_unique<Impl>()) {
+  if (!winsock_ready()) {
+    impl_->why = "cannot start Winsock";
+    impl_->done = true;
+    return;
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &impl_->found) != 0) {
+    impl_->why = "cannot resolve " + host + ": " + win32::message(static_cast<DWORD>(WSAGetLastError()));
+    impl_->found = nullptr;
+    impl_->done = true;
+    return;
+  }
+  impl_->next = impl_->found;
+  impl_->advance();
+}
+
+TcpConnect::~TcpConnect() {
+  impl_->close_socket();
+  if (impl_->found != nullptr) freeaddrinfo(impl_->found);
+}
+
+std::intptr_t TcpConnect::socket() const { return static_cast<std::intptr_t>(impl_->s); }
+bool TcpConnect::done() const { return impl_->done; }
+bool TcpConnect::succeeded() const { return impl_->succeeded; }
+const std::string& TcpConnect::why() const { return impl_->why; }
+
+// Windows reports a failed connect as an exception on the socket (select's exceptfds),
+// a finished one as writable.
+void TcpConnect::on_ready() {
+  if (impl_->done || impl_->s == INVALID_SOCKET) return;
+  int error = 0;
+  int len = sizeof error;
+  getsockopt(impl_->s, SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&error), &len);
+  if (error == 0) {
+    fd_set writable;
+    FD_ZERO(&writable);
+    FD_SET(impl_->s, &writable);
+    timeval zero{0, 0};
+    if (select(0, nullptr, &writable, nullptr, &zero) != 1) return;  // not yet
+    impl_->succeeded = impl_->done = true;
+    return;
+  }
+  impl_->why = win32::message(static_cast<DWORD>(error));
+  impl_->close_socket();
+  impl_->advance();
+}
+
 }  // namespace qc
