@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 import unittest
 
 from qctest import BIN_DIR, EXE_SUFFIX, PYTHON, QcTestCase, helper, read_text, tool, wait_until
@@ -482,6 +483,38 @@ class WindowsControlTest(WineTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(launch.wait(timeout=60), 0)
         self.assertEqual(os.listdir(self.lock_dir), [], "the secret goes with the orchestrator")
+
+
+class WindowsHealthTest(WineTestCase):
+    """Health checks on Windows: the non-blocking TCP connect on Winsock, refused and accepted."""
+
+    def test_a_refused_tcp_check_restarts_and_an_accepted_one_does_not(self):
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            closed_port = s.getsockname()[1]
+        r = self.run_tool("qc-run", "--json", "--health-tcp", "127.0.0.1:%d" % closed_port, "--health-interval", "0.2",
+                          "--health-timeout", "2", "--health-failures", "2", "--max-restarts", "1",
+                          "--backoff", "0.05,0.05", "--stop-timeout", "0.5", "H", "--",
+                          *self.th("stamp", wpath(self.path("runs")), "hold"), timeout=120)
+        events = [json.loads(l)["event"] for l in r.stdout.splitlines()]
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(events.count("unhealthy"), 2, events)
+        self.assertEqual(events[-1], "gave_up")
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(64)
+            port = listener.getsockname()[1]
+            sup = self.start_tool("qc-run", "--json", "--health-tcp", "127.0.0.1:%d" % port, "--health-interval", "0.2",
+                                  "--health-timeout", "2", "--health-failures", "1", "G", "--",
+                                  *self.th("stamp", wpath(self.path("good")), "hold"), stdout=subprocess.PIPE,
+                                  text=True)
+            first = self.wait_record("G")["child_pid"]
+            time.sleep(2)  # ten checks or so: the test is that nothing happens
+            self.assertEqual(self.read_record("G")["child_pid"], first)
+            self.run_tool("qc-shutdown", "--yes", "--timeout", "30", "G", timeout=120)
+            sup.wait(timeout=60)
+            self.assertNotIn("unhealthy", sup.stdout.read())
 
 
 class WindowsBatchTest(WineTestCase):

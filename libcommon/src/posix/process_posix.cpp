@@ -180,9 +180,8 @@ void for_each_pid(F&& f) {
 // `proc_dir` carries a lock: the kernel lists each lock owned by that description (OFD and
 // flock locks, POSIX locks of that process) as a "lock:" line of its fdinfo.
 bool descriptor_holds_a_lock(int proc_dir, const char* name) {
-  char path[64];
-  std::snprintf(path, sizeof path, "fdinfo/%s", name);
-  const int fd = ::openat(proc_dir, path, O_RDONLY | O_CLOEXEC);
+  const std::string path = std::string("fdinfo/") + name;
+  const int fd = ::openat(proc_dir, path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   char buf[4096];
   const ssize_t n = ::read(fd, buf, sizeof buf - 1);
