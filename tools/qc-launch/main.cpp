@@ -78,9 +78,10 @@ int main(int argc, char** argv) {
   bool status = false, reload = false;
   std::string start, stop, restart;
   control->add_flag("--status", status, "Show every program of the running orchestrator");
-  control->add_option("--start", start, "Start NAME again (a failed or stopped program; its restarts count from 0)");
-  control->add_option("--stop", stop, "Stop NAME for good (until --start); the others run on");
-  control->add_option("--restart", restart, "Stop NAME and start it again (a new PID)");
+  control->add_option("--start", start, "Start NAME again (a failed or stopped program; its restarts count from 0)")
+      ->option_text("NAME");
+  control->add_option("--stop", stop, "Stop NAME for good (until --start); the others run on")->option_text("NAME");
+  control->add_option("--restart", restart, "Stop NAME and start it again (a new PID)")->option_text("NAME");
   control->add_flag("--reload", reload, "Re-read CONFIG and apply the difference; an invalid CONFIG changes nothing");
   control->require_option(0, 1);
   app.add_option("--control-timeout", o.control_timeout_s, "Seconds to wait for the orchestrator's answer (10)")
