@@ -427,3 +427,55 @@ class ReloadTest(QcTestCase):
         for name, pid in self.pids.items():
             self.assertEqual(held(name), pid, name)
         self.assertIsNone(holder.poll())
+
+
+class ServiceNotifyTest(QcTestCase):
+    """qc-launch under systemd (Type=notify): the test is the NOTIFY_SOCKET listener."""
+
+    def listen(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        path = self.path("notify")
+        sock.bind(path)
+        self.addCleanup(sock.close)
+        return sock, path
+
+    def messages(self, sock, until, timeout=20):
+        """Every datagram's lines, until one carries `until`."""
+        got = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                lines = sock.recv(4096).decode().splitlines()
+            except socket.timeout:
+                break
+            got.extend(lines)
+            if until in lines:
+                return got
+        self.fail("no %s in %r" % (until, got))
+
+    def test_ready_only_once_the_last_program_is_ready_and_stopping_on_sigterm(self):
+        sock, path = self.listen()
+        endpoint = "tcp://127.0.0.1:%d" % free_port()
+        cfg = {"ACCOUNTS": {}, "LAUNCH": {"lock_dir": self.lock_dir, "programs": [
+            {"name": "FIRST", "command": ["sleep", "60"]},
+            {"name": "LAST", "command": tool("qc-heartbeat") + ["--serve", endpoint], "start_delay_s": 1,
+             "ready": {"heartbeat": endpoint, "timeout_s": 20}}]}}
+        config = self.path("MASTER_CONFIG.json")
+        with open(config, "w") as f:
+            json.dump(cfg, f)
+        env = dict(self.env, NOTIFY_SOCKET=path, WATCHDOG_USEC="200000")
+        launch = self.start_tool("qc-launch", "--no-scan", config, env=env)
+        got = self.messages(sock, "READY=1")
+        # LAST starts a second after FIRST and answers only then: READY=1 before that is a lie.
+        probe = self.run_tool("qc-heartbeat", "-t", "0.5", endpoint)
+        self.assertEqual(probe.returncode, 0, "READY=1 came before LAST was ready: %r" % got)
+        if "STATUS=2 of 2 programs running" not in got:
+            self.messages(sock, "STATUS=2 of 2 programs running")
+        self.messages(sock, "WATCHDOG=1")  # every 0.1 s: half of WATCHDOG_USEC
+        child = self.read_record("FIRST")["child_pid"]
+        with open("/proc/%d/environ" % child, "rb") as f:
+            self.assertNotIn(b"NOTIFY_SOCKET", f.read(), "a program must not speak for qc-launch")
+        launch.send_signal(signal.SIGTERM)
+        self.messages(sock, "STOPPING=1")
+        self.assertEqual(launch.wait(timeout=30), 0)

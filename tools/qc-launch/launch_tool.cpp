@@ -20,6 +20,7 @@
 #include "qc/lock_table.hpp"
 #include "qc/names.hpp"
 #include "qc/probe.hpp"
+#include "qc/service_notify.hpp"
 #include "qc/net.hpp"
 #include "qc/supervision_io.hpp"
 #include "qc/text.hpp"
@@ -157,6 +158,15 @@ class Orchestrator : private EngineHost {
                                              SteadyTime now);
   std::string status_json() const;
   std::unique_ptr<ControlServer> control_;  // after loop_: its thread wakes the loop
+
+  // systemd (Type=notify): READY=1 once every program has started and is ready, STATUS=,
+  // STOPPING=1, WATCHDOG=1.
+  void tell_service(SteadyTime now);
+  std::unique_ptr<ServiceNotifier> service_;
+  bool told_ready_ = false;
+  bool told_stopping_ = false;
+  std::string told_status_;
+  std::optional<SteadyTime> next_watchdog_;
   std::string control_secret_;              // Windows: required in every request
 };
 
@@ -668,6 +678,35 @@ protocol::Answer Orchestrator::reload(SteadyTime now) {
   return protocol::Answer{true, data.dump(), ""};
 }
 
+void Orchestrator::tell_service(SteadyTime now) {
+  if (!service_) return;
+  std::size_t running = 0, total = 0;
+  for (std::size_t i = 0; i < programs_.size(); ++i) {
+    if (engine_->removed(i)) continue;
+    ++total;
+    if (engine_->program(i).state() == ProgramState::kRunning) ++running;
+  }
+  std::string message;
+  if (!told_ready_ && !engine_->stopping() && engine_->start_order_done()) {
+    message += "READY=1\n";
+    told_ready_ = true;
+  }
+  if (!told_stopping_ && engine_->stopping()) {
+    message += "STOPPING=1\n";
+    told_stopping_ = true;
+  }
+  const std::string status = "STATUS=" + std::to_string(running) + " of " + std::to_string(total) + " programs running";
+  if (status != told_status_) {
+    message += status + "\n";
+    told_status_ = status;
+  }
+  if (next_watchdog_ && now >= *next_watchdog_) {
+    message += "WATCHDOG=1\n";
+    next_watchdog_ = now + std::chrono::duration_cast<SteadyTime::duration>(*service_->watchdog_every());
+  }
+  if (!message.empty()) service_->send(message);
+}
+
 void Orchestrator::report_status() {
   const auto now = Clock::now();
   for (std::size_t i = 0; i < programs_.size(); ++i) {
@@ -705,10 +744,13 @@ std::optional<SteadyTime> Orchestrator::next_deadline() const {
     if (p.pump) consider(p.pump->deadline());
   }
   if (!engine_->stopping() && o_.status_interval_s > 0) consider(next_status_);
+  consider(next_watchdog_);
   return deadline;
 }
 
 int Orchestrator::run() {
+  service_ = ServiceNotifier::from_environment();  // first: no program may inherit NOTIFY_SOCKET
+  if (service_ && service_->watchdog_every()) next_watchdog_ = Clock::now();
   for (auto& planned : plan_.programs) {
     Program p;
     p.plan = std::move(planned);
@@ -749,6 +791,7 @@ int Orchestrator::run() {
       std::chrono::duration<double>(o_.status_interval_s > 0 ? o_.status_interval_s : 0));
   next_status_ = Clock::now() + interval;
   engine_->start(Clock::now());
+  tell_service(Clock::now());
   std::optional<SteadyTime> alerts_until;  // done: alerts still running get until then
   for (;;) {
     if (engine_->finished()) {
@@ -817,6 +860,7 @@ int Orchestrator::run() {
       report_status();
       next_status_ = now + interval;
     }
+    tell_service(now);
   }
   for (auto& p : programs_) {
     close_handle(p.output);  // first: a reader thread (Windows) sees the end once every writer is gone

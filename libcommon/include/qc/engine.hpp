@@ -128,6 +128,9 @@ class SupervisionEngine {
   std::optional<std::size_t> find_any(const std::string& name) const;
   const EngineProgram& settings(std::size_t index) const { return programs_[index]; }
 
+  // Every program has had its turn in the start order and no ready check is pending: the
+  // moment a service manager is told the orchestrator is ready.
+  bool start_order_done() const { return next_ >= programs_.size() && !checking_; }
   bool stopping() const { return stopping_; }
   bool killing() const { return killing_; }
   // Nothing runs and nothing will: stopped, or every program ended by itself.
