@@ -429,6 +429,35 @@ class ReloadTest(QcTestCase):
         self.assertIsNone(holder.poll())
 
 
+class ReloadProblemTest(QcTestCase):
+    """A program a reload cannot set up (its log file cannot be opened) is reported; the rest
+    of the reload applies and the orchestrator goes on as before."""
+
+    def test_an_added_program_that_cannot_be_set_up_is_reported_and_the_rest_applies(self):
+        config = self.path("MASTER_CONFIG.json")
+        logs = self.path("logs")
+
+        def write(names):
+            with open(config, "w") as f:
+                json.dump({"ACCOUNTS": {}, "LAUNCH": {"lock_dir": self.lock_dir, "log_dir": logs, "programs": [
+                    {"name": n, "command": ["sleep", "67"]} for n in names]}}, f)
+        write(["A"])
+        self.start_tool("qc-launch", "--no-scan", config)
+        self.wait_for_child("A")
+        os.makedirs(os.path.join(logs, "BAD.log"))  # a directory where BAD's log file should be
+        write(["A", "BAD", "GOOD"])
+        r = self.run_tool("qc-launch", "--reload", "--json", config)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        reply = json.loads(r.stdout)
+        self.assertEqual(reply["added"], ["GOOD"])
+        self.assertEqual(len(reply["problems"]), 1, reply)
+        self.assertIn("BAD not added", reply["problems"][0])
+        self.wait_for_child("GOOD")
+        status = json.loads(self.run_tool("qc-launch", "--status", "--json", config).stdout)
+        self.assertEqual([(p["name"], p["state"]) for p in status["programs"]], [("A", "running"), ("GOOD", "running")])
+        self.assertEqual(self.run_tool("qc-launch", "--restart", "GOOD", config).returncode, 0)
+
+
 class ServiceNotifyTest(QcTestCase):
     """qc-launch under systemd (Type=notify): the test is the NOTIFY_SOCKET listener."""
 

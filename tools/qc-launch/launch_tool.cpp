@@ -209,8 +209,6 @@ std::string control_state(const SupervisionEngine& engine, std::size_t i) {
   return "?";
 }
 
-
-
 LockRecord Orchestrator::record_for(const std::string& name, const std::vector<std::string>& command,
                                     const std::optional<std::string>& account) const {
   return own_lock_record(name, "qc-launch", command, account);
@@ -417,7 +415,7 @@ void Orchestrator::on_probe(SteadyTime now) {
 // qc-shutdown NAME: stop that program for good (no restart) and give its name back.
 void Orchestrator::stop_one(std::int32_t token, SteadyTime now) {
   for (std::size_t i = 0; i < programs_.size(); ++i) {
-    if (program_stop_token(programs_[i].plan.spec.name) != token) continue;
+    if (engine_->removed(i) || program_stop_token(programs_[i].plan.spec.name) != token) continue;
     log::info("stopping {} on request; the others run on", programs_[i].plan.spec.name);
     if (auto refusal = engine_->stop_program(i, now)) log::info("{}", *refusal);  // as a control STOP
     return;
@@ -632,6 +630,7 @@ protocol::Answer Orchestrator::reload(SteadyTime now) {
       Program& added_program = programs_.back();
       if (int rc = set_up(added_program); rc != exit_code::kOk) {
         problems.push_back(name + " not added: see the log");
+        programs_.pop_back();  // its index must stay the engine's: only programs the engine has
         continue;
       }
       guardian::watch_lock_file(added_program.lock->path());
