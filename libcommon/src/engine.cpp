@@ -99,20 +99,10 @@ void SupervisionEngine::update(std::size_t index, EngineProgram program, SteadyT
 
 void SupervisionEngine::replace(std::size_t index, EngineProgram program, SteadyTime now) {
   update(index, std::move(program), now);
-  ProgramSupervisor& sup = *supervisors_[index];
-  if (!started_[index] || held_[index] || stopping_) return;  // it starts (or stays stopped) as it is
-  switch (sup.state()) {
-    case ProgramState::kStarting:
-    case ProgramState::kRunning:
-    case ProgramState::kBackoff:
-      sup.restart_now(now);
-      advance(now);
-      return;
-    case ProgramState::kStopping:
-      return;  // a restart (or health restart) already ends this run: the next one uses the new spec
-    default:
-      start_program(index, now);
-  }
+  // A program held by STOP stays stopped; one that has not had its turn starts in it, and
+  // one that is stopping already ends this run (the next uses the new spec): RESTART
+  // refuses both, which is what a reload wants here.
+  if (!held_[index]) restart_program(index, now);
 }
 
 std::optional<std::string> SupervisionEngine::readd(std::size_t index, EngineProgram program, SteadyTime now) {
@@ -335,9 +325,7 @@ std::optional<std::string> SupervisionEngine::start_program(std::size_t index, S
   }
   held_[index] = false;
   stop_sent_[index] = false;
-  if (!started_[index]) {  // stopped before its turn: it is started now instead
-    started_[index] = true;
-  }
+  started_[index] = true;  // also when it was stopped before its turn: it starts now instead
   sup.revive(now);
   if (sup.gave_up()) {
     std::string why = sup.spawn_error() ? sup.spawn_error()->message : "it could not be started";

@@ -8,6 +8,7 @@ QC_RUNNER (a command prefix such as "wine"), QC_PYTHON (an interpreter with zmq)
 """
 import json
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -77,6 +78,18 @@ def blocked_in_poll(pid):
     """True when the process sleeps in poll/ppoll/epoll_wait (x86_64 syscall numbers)."""
     fields = read_text("/proc/%d/syscall" % pid).split()
     return proc_state(pid) == "S" and bool(fields) and fields[0] in ("7", "271", "232", "281")
+
+
+def second_user(name="qcsecond"):
+    """A second, unprivileged user (created with useradd when missing: the tests run as root)."""
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", name], check=True)
+        return pwd.getpwnam(name)
+
+
+CAN_SWITCH_USER = os.geteuid() == 0 and shutil.which("useradd") and shutil.which("runuser")
 
 
 def dead_pid():

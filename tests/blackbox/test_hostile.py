@@ -3,7 +3,6 @@ misbehaving program did to qc, each as a test that failed before the fix. The RE
 hardening section lists the results."""
 import json
 import os
-import pwd
 import shutil
 import signal
 import socket
@@ -12,7 +11,7 @@ import subprocess
 import time
 import unittest
 
-from qctest import QcTestCase, PYTHON, helper, is_dead, proc_start, read_text, tool, wait_until
+from qctest import CAN_SWITCH_USER, QcTestCase, PYTHON, helper, second_user, is_dead, proc_start, read_text, tool, wait_until
 
 
 def free_port():
@@ -169,8 +168,7 @@ class DeletedLockFileTest(QcTestCase):
         self.assertEqual(sup.wait(timeout=10), 0)
 
 
-@unittest.skipUnless(os.geteuid() == 0 and shutil.which("useradd") and shutil.which("runuser"),
-                     "needs root to create a second user")
+@unittest.skipUnless(CAN_SWITCH_USER, "needs root to create a second user")
 class SecondUserTest(QcTestCase):
     """Item 1 (a file another user owns is never taken) and issue 11, item 8 (one lock
     directory, several users): a held name is 75 with its holder, whoever asks."""
@@ -455,18 +453,6 @@ class HugeCommandLineTest(QcTestCase):
         r = self.run_tool("qc-ps", "--scan", "(")
         self.assertEqual(r.returncode, 64, r.stderr)
         self.assertIn("invalid pattern", r.stderr)
-
-
-def second_user(name="qcsecond"):
-    """A second, unprivileged user (created when missing: the tests run as root)."""
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", name], check=True)
-        return pwd.getpwnam(name)
-
-
-CAN_SWITCH_USER = os.geteuid() == 0 and shutil.which("useradd") and shutil.which("runuser")
 
 
 @unittest.skipUnless(CAN_SWITCH_USER, "needs root to create a second user")

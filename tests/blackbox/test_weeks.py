@@ -1,7 +1,5 @@
 """Supervision that runs for weeks (issue 12): what is built of it so far."""
 import json
-import pwd
-import shutil
 import os
 import signal
 import socket
@@ -9,7 +7,7 @@ import subprocess
 import time
 import unittest
 
-from qctest import QcTestCase, is_dead, read_text, tool, wait_until
+from qctest import CAN_SWITCH_USER, QcTestCase, is_dead, read_text, second_user, tool, wait_until
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "alerts")
 TO_FILE = os.path.join(EXAMPLES, "alert-to-file.sh")
@@ -322,8 +320,7 @@ class ControlTest(QcTestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn('service="MASTER_LAUNCH"', r.stdout)
 
-    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("useradd") and shutil.which("runuser"),
-                         "needs root to create a second user")
+    @unittest.skipUnless(CAN_SWITCH_USER, "needs root to create a second user")
     def test_another_user_cannot_control_the_orchestrator(self):
         user = second_user()  # created with useradd when missing
         os.chmod(self.tmp, 0o755)
@@ -342,14 +339,6 @@ class ControlTest(QcTestCase):
         self.assertEqual(r.returncode, 2, r.stdout)
         self.assertEqual(self.read_record("A")["child_pid"], first, "nothing was done")
         self.assertIsNone(launch.poll())
-
-
-def second_user(name="qcsecond"):
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", name], check=True)
-        return pwd.getpwnam(name)
 
 
 class ReloadTest(QcTestCase):

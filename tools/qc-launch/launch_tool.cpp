@@ -36,15 +36,6 @@ void print_json(const ordered_json& j) {
   std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
 }
 
-std::string ready_text(const ReadySpec& r) {
-  switch (r.kind) {
-    case ReadySpec::Kind::kTcp: return "tcp " + r.target;
-    case ReadySpec::Kind::kHeartbeat: return "heartbeat " + r.target;
-    case ReadySpec::Kind::kNone: break;
-  }
-  return "-";
-}
-
 // Whether a program's ready target already answers before the program starts (a TCP
 // connect within 200 ms): then a check could pass on someone else's listener. Says who
 // answered, as far as a connect can tell.
@@ -72,7 +63,7 @@ int print_plan(const LaunchPlan& plan, bool json) {
       j["command"] = p.spec.command;
       j["cwd"] = p.spec.cwd;
       j["ready"] = p.ready.kind == ReadySpec::Kind::kNone ? ordered_json(nullptr)
-                                                          : ordered_json(ready_text(p.ready));
+                                                          : ordered_json(check_text(p.ready));
       j["start_delay_s"] = p.start_delay_s;
       j["restart"] = restart_mode_name(p.spec.restart.mode);
       j["max_restarts"] = p.spec.restart.max_restarts;
@@ -82,7 +73,7 @@ int print_plan(const LaunchPlan& plan, bool json) {
   }
   std::vector<std::vector<std::string>> rows{{"NAME", "ACCOUNT", "READY", "COMMAND"}};
   for (const auto& p : plan.programs) {
-    rows.push_back({p.spec.name, p.spec.account.value_or("-"), ready_text(p.ready),
+    rows.push_back({p.spec.name, p.spec.account.value_or("-"), check_text(p.ready),
                     join_command(p.spec.command)});
   }
   print_columns(std::cout, rows);
@@ -302,7 +293,7 @@ int Orchestrator::set_up(Program& p) {
 EngineProgram Orchestrator::engine_program(Program& p) {
   std::optional<HealthCheck> health;
   if (p.plan.health) health = HealthCheck{p.plan.health->interval_s, p.plan.health->check.timeout_s, p.plan.health->failures};
-  return {p.plan.spec, p.plan.start_delay_s, p.plan.ready.timeout_s, ready_text(p.plan.ready), &p.sink, health};
+  return {p.plan.spec, p.plan.start_delay_s, p.plan.ready.timeout_s, check_text(p.plan.ready), &p.sink, health};
 }
 
 int Orchestrator::set_up_programs() {
@@ -337,7 +328,7 @@ std::optional<std::string> Orchestrator::refuse_start(std::size_t index) {
   const PlannedProgram& plan = programs_[index].plan;
   auto taken = ready_target_taken(plan.ready);
   if (!taken) return std::nullopt;
-  const std::string what = plan.spec.name + "'s ready check " + ready_text(plan.ready) + " already answers before " +
+  const std::string what = plan.spec.name + "'s ready check " + check_text(plan.ready) + " already answers before " +
                            plan.spec.name + " starts (" + *taken + "): another process listens there";
   if (plan.ready.kind == ReadySpec::Kind::kTcp) {
     // A connect cannot tell whose listener answered: readiness cannot be observed.
@@ -357,7 +348,7 @@ Status Orchestrator::begin_ready_check(std::size_t index, double timeout_s, Stea
   probe_ = std::move(*probe);
   loop_->watch_readable(probe_->wake_handle());
   if (!again) {
-    log::info("waiting for {} to be ready ({}, up to {}s)", programs_[index].plan.spec.name, ready_text(check),
+    log::info("waiting for {} to be ready ({}, up to {}s)", programs_[index].plan.spec.name, check_text(check),
               timeout_s);
   }
   return {};

@@ -231,8 +231,8 @@ Plan plan_shutdown(const LockTable& table, const std::vector<std::string>& names
     if (named.empty()) continue;
     if (tool == "qc-launch") {
       const bool whole = names.empty() || std::any_of(named.begin(), named.end(), [&](const LockEntry* e) { return is_own_lock(e, view); });
+      const auto own = std::find_if(h.entries.begin(), h.entries.end(), [&](const LockEntry* e) { return is_own_lock(e, view); });
       if (whole) {
-        const auto own = std::find_if(h.entries.begin(), h.entries.end(), [&](const LockEntry* e) { return is_own_lock(e, view); });
         Target t{Kind::kOrchestrator, own != h.entries.end() ? (*own)->name : h.record.name, std::nullopt,
                  own != h.entries.end() ? join_command((*own)->record->command) : "qc-launch", {}, {}, {}, {}, {}};
         t.members.push_back({wrapper, "qc-launch", false});
@@ -245,7 +245,6 @@ Plan plan_shutdown(const LockTable& table, const std::vector<std::string>& names
         }
         plan.targets.push_back(std::move(t));
       } else {
-        const auto own = std::find_if(h.entries.begin(), h.entries.end(), [&](const LockEntry* e) { return is_own_lock(e, view); });
         for (const auto* e : named) {
           Target t{Kind::kProgram, e->name, e->record->account, join_command(e->record->command), wrapper, {}, {e->lock_file}, {}, {}};
           if (own != h.entries.end()) {
