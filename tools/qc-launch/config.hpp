@@ -7,6 +7,7 @@
 #include <variant>
 #include <vector>
 
+#include "qc/engine_runner.hpp"
 #include "qc/probe.hpp"
 #include "qc/program_supervisor.hpp"
 
@@ -14,20 +15,12 @@ namespace qc::launch {
 
 using qc::ReadySpec;  // qc/probe.hpp
 
-// A health check (docs/config.md): the probe (kind and target; timeout_s is one check's
-// bound), how often, and how many failures in a row restart the run.
-struct HealthSpec {
-  ReadySpec check;
-  double interval_s = 10;
-  int failures = 3;
-};
+using qc::HealthSpec;  // qc/engine_runner.hpp
 
-struct PlannedProgram {
-  ProgramSpec spec;
-  ReadySpec ready;
-  std::optional<HealthSpec> health;
-  double start_delay_s = 0;
-  std::string account_key;  // the ACCOUNTS key it was made for (for_each), else empty
+// A program as the runner supervises it, and the ACCOUNTS key it was made for (for_each),
+// else empty.
+struct PlannedProgram : SupervisedProgram {
+  std::string account_key;
 };
 
 struct LaunchPlan {

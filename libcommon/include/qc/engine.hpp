@@ -7,7 +7,8 @@
 // The engine touches nothing itself: processes through ProcessControl, events through each
 // program's EventSink, and readiness checks, refusals, log lines and the release of what
 // serves a finished program through EngineHost. Time is an argument. So its decisions are
-// unit-tested with fakes, no processes and no sleeps (tests/unit/engine_test.cpp).
+// unit-tested with fakes, no processes and no sleeps (tests/unit/engine_test.cpp). The
+// EngineHost of qc-run and qc-launch, and their event loop, is EngineRunner (engine_runner.hpp).
 #pragma once
 
 #include <cstddef>

@@ -1,6 +1,7 @@
 // One program's life as an explicit state machine (supervisord's states), driven by events
 // and deadlines on steady_clock. The engine (engine.hpp) holds one per program and decides
-// between them; supervision_io.hpp has the real processes, output and records around them.
+// between them; engine_runner.hpp runs both for real (with supervision_io.hpp's processes,
+// output pumps and records).
 // It starts and signals processes only through ProcessControl, so its transitions are
 // unit-tested with a fake clock and a fake process API.
 #pragma once
