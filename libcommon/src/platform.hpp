@@ -18,6 +18,11 @@ Status write_private_file(const std::string& path, const std::string& content);
 // Local broken-down time for `t` and the local UTC offset in seconds at that moment.
 bool local_time(std::time_t t, std::tm& out, long& utc_offset_s);
 
+// For a thread of libcommon's own (the fleet's renewals): no signal is ever delivered to it,
+// so that a process-directed SIGTERM waits for the event loop, whether or not the loop has
+// blocked it yet. Windows: nothing to do.
+void block_signals_in_this_thread();
+
 // Whether stdin is a terminal (for confirmations).
 bool stdin_is_terminal();
 

@@ -1,6 +1,7 @@
 // qc-lock's modes: run a command under a lock, --check, --list, --clear-stale, --clear-all.
 #include "lock_tool.hpp"
 
+#include <algorithm>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -81,6 +82,14 @@ int run_command(const Options& o, const std::string& dir) {
     return exit_code::kCannotCreate;
   }
   HeldLock lock = std::move(std::get<HeldLock>(acquired));
+  // The fleet (docs/fleet.md): the local lock first, then the fleet's; released in reverse.
+  std::unique_ptr<FleetHold> fleet;
+  if (!o.etcd.empty()) {
+    auto taken = take_fleet_name(o, serialize_lock_record(record));
+    if (auto* code = std::get_if<int>(&taken)) return *code;
+    fleet = std::move(std::get<std::unique_ptr<FleetHold>>(taken));
+    record.fencing_token = fleet->fencing_token();
+  }
 
   // Signals are blocked from here on and read as events: none can be lost or half-handled.
   auto loop = EventLoop::create({Signal::kInterrupt, Signal::kTerminate, Signal::kHangup,
@@ -92,9 +101,11 @@ int run_command(const Options& o, const std::string& dir) {
   adopt_orphaned_descendants();  // one prctl: no process, no fork
   const NativeHandle lock_changes = lock_change_handle();
   if (lock_changes != kInvalidHandle) loop->watch_readable(lock_changes);
-  bool lost = false;  // another process took the name after our file was removed
+  if (fleet) loop->watch_readable(fleet->wake_handle());
+  bool lost = false;  // another process took the name after our file was removed, or the lease went
   SpawnOptions spawn;
   spawn.argv = o.command;
+  if (fleet) spawn.env.emplace_back("QC_FENCING_TOKEN", std::to_string(fleet->fencing_token()));
   spawn.inherit = {lock.inheritable_handle()};
   spawn.stop_with_parent = true;
   auto child = spawn_process(spawn);
@@ -107,11 +118,14 @@ int run_command(const Options& o, const std::string& dir) {
   record.child_start = child->id().start;
   record.run_started = iso8601_now();
   if (Status s = lock.write_record(record); !s) log::warn("{}", s.error().message);
+  if (fleet) fleet->update(serialize_lock_record(record));
 
   std::optional<int> status;           // the command's, once it has exited
   bool stop_descendants = o.kill_descendants;  // also once we are asked to stop
   std::optional<SteadyTime> kill_at;   // descendants asked to stop: SIGKILL then
+  std::optional<SteadyTime> fenced_kill_at;  // self-fencing: the command is killed then
   auto finish = [&]() {
+    if (fleet) fleet->release();
     if (Status s = lock.release(); !s) log::warn("{}", s.error().message);
     return lost ? exit_code::kLockHeld : *status;
   };
@@ -129,15 +143,41 @@ int run_command(const Options& o, const std::string& dir) {
     return true;
   };
 
+  // Self-fencing: a holder that cannot renew its lease stops its command in time for it to
+  // have exited before the lease can expire (docs/fleet.md).
+  auto fence = [&](SteadyTime now) {
+    lost = true;
+    stop_descendants = true;
+    log::error("lost {} in the fleet: {}; stopping {} before the lease can expire, so that no other host "
+               "runs it beside this one",
+               o.name, fleet->failure(), join_command(o.command));
+    if (o.json) print_json(ordered_json{{"event", "lease_lost"}, {"name", o.name}, {"why", fleet->failure()}});
+    if (status) return;
+    send_signal(*child, Signal::kTerminate, false);
+    fenced_kill_at = now + std::chrono::duration_cast<SteadyTime::duration>(std::chrono::duration<double>(o.stop_timeout_s));
+  };
   for (;;) {
-    auto events = loop->wait(kill_at);
+    std::optional<SteadyTime> deadline = earliest(kill_at, fenced_kill_at);
+    if (fleet && !lost) deadline = earliest(deadline, fleet->fence_deadline(o.stop_timeout_s));
+    auto events = loop->wait(deadline);
     if (!events) {
       log::error("{}", events.error().message);
       send_signal(*child, Signal::kTerminate, false);
       continue;
     }
     const auto now = std::chrono::steady_clock::now();
-    if (!events->readable.empty() && !lost) {
+    const auto& readable = events->readable;
+    if (fleet && std::find(readable.begin(), readable.end(), fleet->wake_handle()) != readable.end()) {
+      fleet->clear_wake();
+    }
+    if (fleet && !lost && now >= fleet->fence_deadline(o.stop_timeout_s)) fence(now);
+    if (fenced_kill_at && !status && now >= *fenced_kill_at) {
+      log::warn("{}: still running {}s after SIGTERM, killed", o.name, o.stop_timeout_s);
+      send_signal(*child, Signal::kKill, false);
+      fenced_kill_at.reset();
+    }
+    if (lock_changes != kInvalidHandle && !lost &&
+        std::find(readable.begin(), readable.end(), lock_changes) != readable.end()) {
       drain_lock_changes();
       const auto verdict = lock.verify_and_restore(record);
       if (report_integrity(o, lock.path(), verdict)) {

@@ -1,4 +1,6 @@
 // qc-lock: hold a name while a command runs (docs/tools.md). Parses options; lock_tool.cpp works.
+#include <cstdlib>
+
 #include "lock_tool.hpp"
 #include "qc/cli.hpp"
 #include "qc/log.hpp"
@@ -21,9 +23,14 @@ or stops them with --kill-descendants (SIGTERM, then SIGKILL after --stop-timeou
 SIGINT or SIGTERM to qc-lock stops them with COMMAND. SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are
 passed on to COMMAND (Ctrl+C in a terminal reaches it once). Names: 1-100 of A-Z a-z 0-9 _ . -
 
+With --etcd (or $QC_ETCD_ENDPOINTS) NAME is also held across hosts in etcd, after the local
+lock: COMMAND gets QC_FENCING_TOKEN, and is stopped before the lease can expire when it
+cannot be renewed (exit 75). See docs/fleet.md.
+
 Exit status: COMMAND's own status, or 128+N when a signal N killed it; 75 (or -E) when the
-name is held; 64 usage; 73 the lock directory or file cannot be created; 126 COMMAND not
-executable; 127 COMMAND not found; 1 --clear-all not confirmed.
+name is held (here or in the fleet) or the fleet lease was lost; 64 usage; 69 etcd
+unreachable; 73 the lock directory or file cannot be created; 126 COMMAND not executable;
+127 COMMAND not found; 1 --clear-all not confirmed.
 
 Examples:
   qc-lock BRAIN_ATLAS --account 212000584 -- python BRAIN_ATLAS.py
@@ -66,6 +73,13 @@ int main(int argc, char** argv) {
                  "With --kill-descendants: seconds between SIGTERM and SIGKILL (default 10)")
       ->check(qc::cli::seconds());
   app.add_flag("--json", o.json, "JSON Lines on stdout (conflicts, removals, --list)");
+  app.add_option("--etcd", o.etcd, "The fleet: etcd client URLs, comma-separated (default $QC_ETCD_ENDPOINTS; docs/fleet.md)");
+  app.add_option("--etcd-prefix", o.etcd_prefix, "Key prefix in etcd (default /qc/)");
+  app.add_option("--lease-ttl", o.lease_ttl_s, "Fleet lease in seconds; must exceed --stop-timeout + 2 (default 20)")
+      ->check(CLI::Range(1.0, 3600.0));
+  app.add_option("--etcd-cacert", o.etcd_cacert, "TLS: the CA bundle that signed etcd's certificate");
+  app.add_option("--etcd-cert", o.etcd_cert, "TLS: this client's certificate");
+  app.add_option("--etcd-key", o.etcd_key, "TLS: this client's private key");
   app.add_flag("--tsv", o.tsv, "--list as tab-separated values");
   if (auto code = qc::cli::parse(app, separator, argv)) return *code;
 
@@ -95,6 +109,13 @@ int main(int argc, char** argv) {
       break;
     default:
       if (app.count("NAME") || has_command) return usage("--list and --clear-* take no NAME or command");
+  }
+  if (o.etcd.empty()) {
+    if (const char* env = std::getenv("QC_ETCD_ENDPOINTS")) o.etcd = env;
+  }
+  if (!o.etcd.empty()) {
+    if (o.mode != Mode::kRun) return usage("--check, --list and --clear-* are this host's; qc-ps --fleet shows the fleet");
+    qc::lock_tool::hand_fleet_over(argv);  // qc-lock: becomes qc-lock-fleet; qc-lock-fleet: goes on
   }
   return qc::lock_tool::run(o);
 }

@@ -99,6 +99,8 @@ bool running_as_root();
 // When a process with this start token started, on the wall clock.
 std::optional<WallTime> start_time_of(StartToken start);
 
+// This host's name as records and the fleet give it: $QC_HOST_NAME when set (containers
+// that share a name; several "hosts" on one machine in the tests), else the system's.
 std::string host_name();
 
 // Waits for processes we did not start to exit: event-driven (Linux: a pidfd per process,

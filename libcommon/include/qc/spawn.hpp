@@ -81,4 +81,9 @@ int exit_code_for_spawn_error(const Error& error);
 // reached for a moment), not because of the command: worth another try after a backoff.
 bool is_transient_spawn_error(const Error& error);
 
+// Runs the program SIBLING, found in this executable's own directory, in place of this
+// process with `argv` (argv[0] becomes its path): POSIX execv, so the PID, the descriptors
+// and the signal dispositions stay. Returns only on failure (Windows: always, unsupported).
+Error exec_sibling(const std::string& sibling, char** argv);
+
 }  // namespace qc

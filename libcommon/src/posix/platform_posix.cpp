@@ -2,6 +2,7 @@
 #include "platform.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <cerrno>
 #include <signal.h>
 #include <sys/stat.h>
@@ -63,6 +64,12 @@ Status write_private_file(const std::string& path, const std::string& content) {
   ::close(fd);
   if (n != static_cast<ssize_t>(content.size())) return os_error("cannot write " + path, n < 0 ? saved : ENOSPC);
   return {};
+}
+
+void block_signals_in_this_thread() {
+  sigset_t all;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_BLOCK, &all, nullptr);
 }
 
 }  // namespace qc::platform

@@ -378,6 +378,7 @@ void raise_open_file_limit() {
 }
 
 std::string host_name() {
+  if (const char* given = std::getenv("QC_HOST_NAME"); given && *given) return given;
   char buf[256] = {};
   if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown";
   return buf;

@@ -269,3 +269,21 @@ Result<Child> spawn_process(const SpawnOptions& options) {
 }
 
 }  // namespace qc
+
+namespace qc {
+
+Error exec_sibling(const std::string& sibling, char** argv) {
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) return Error{"cannot find this program's own path (/proc/self/exe): " + std::string(strerror(errno))};
+  std::string path(self, static_cast<std::size_t>(n));
+  path = path.substr(0, path.rfind('/') + 1) + sibling;
+  std::vector<char*> args;
+  args.push_back(path.data());
+  for (char** a = argv + 1; *a != nullptr; ++a) args.push_back(*a);
+  args.push_back(nullptr);
+  execv(path.c_str(), args.data());
+  return Error{"cannot run " + path + ": " + std::string(strerror(errno)), errno};
+}
+
+}  // namespace qc

@@ -102,6 +102,8 @@ Status write_private_file(const std::string& path, const std::string& content) {
   return {};
 }
 
+void block_signals_in_this_thread() {}
+
 }  // namespace qc::platform
 
 namespace qc {

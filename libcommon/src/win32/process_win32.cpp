@@ -7,6 +7,7 @@
 #include <winternl.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cctype>
 #include <iterator>
 #include <map>
@@ -322,6 +323,7 @@ std::optional<WallTime> start_time_of(StartToken start) {
 }
 
 std::string host_name() {
+  if (const char* given = std::getenv("QC_HOST_NAME"); given && *given) return given;
   wchar_t name[256];
   DWORD size = static_cast<DWORD>(std::size(name));
   if (!GetComputerNameExW(ComputerNameDnsHostname, name, &size)) return "unknown";

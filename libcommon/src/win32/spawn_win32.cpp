@@ -177,3 +177,11 @@ Result<Child> spawn_process(const SpawnOptions& options) {
 }
 
 }  // namespace qc
+
+namespace qc {
+
+Error exec_sibling(const std::string& sibling, char**) {
+  return Error{sibling + " cannot replace this process on Windows (not in this build)"};
+}
+
+}  // namespace qc

@@ -1,0 +1,127 @@
+// The fleet lock (docs/fleet.md): one name across hosts, held in etcd v3 through its JSON
+// gateway (/v3/...) over libcurl. The key <prefix>locks/<NAME> is created by a transaction
+// that succeeds only if it does not exist, attached to a lease that a thread of the holder's
+// keeps alive; its value is the lock record (docs/lock-file.md); its create revision is the
+// fencing token. Every request is bounded by a timeout and fails over between the cluster's
+// endpoints. Part of qc_common_fleet: only the tools that take fleet names link libcurl.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "qc/clock.hpp"
+#include "qc/native_handle.hpp"
+#include "qc/result.hpp"
+
+namespace qc {
+
+struct FleetSettings {
+  std::vector<std::string> endpoints;  // http:// or https:// client URLs
+  std::string prefix = "/qc/";
+  double ttl_s = 20;
+  std::string cacert, cert, key;  // TLS, as etcdctl names them; empty: none
+};
+
+// "http://10.0.0.1:2379,http://10.0.0.2:2379" (--etcd, $QC_ETCD_ENDPOINTS) as URLs; an error
+// names the one that is not an http:// or https:// URL.
+Result<std::vector<std::string>> parse_fleet_endpoints(const std::string& text);
+// The lease must outlive the command's stop: ttl > stop_timeout + 2 s (docs/fleet.md).
+Status check_fleet_timing(double ttl_s, double stop_timeout_s);
+
+// Who holds a fleet name: its lock record as stored (JSON text) and what the tools show.
+struct FleetHolder {
+  std::string record_json;
+  std::string host;  // from the record; "?" when it has none
+  std::int64_t pid = 0;
+  std::int64_t fencing_token = 0;  // the key's create revision
+  std::int64_t lease = 0;
+  std::int64_t seen_at = 0;  // the store's revision when it was read (watch from the next)
+};
+std::string describe_fleet_holder(const std::string& name, const FleetHolder& holder);
+
+// One etcd cluster: blocking requests, each within `timeout_ms`, on the first endpoint that
+// answers (the last one that did first). Not shared between threads.
+class EtcdClient {
+ public:
+  explicit EtcdClient(FleetSettings settings);
+  ~EtcdClient();
+  EtcdClient(const EtcdClient&) = delete;
+  EtcdClient& operator=(const EtcdClient&) = delete;
+
+  const FleetSettings& settings() const { return settings_; }
+  // The response body of a POST to PATH (a JSON object), or an error that names every
+  // endpoint tried and why each failed. An error object from etcd is an error too.
+  Result<std::string> post(const std::string& path, const std::string& body, long timeout_ms);
+
+  Result<std::int64_t> grant(double ttl_s);
+  // The seconds left on `lease`: 0 when it has expired or was revoked.
+  Result<std::int64_t> keep_alive(std::int64_t lease);
+  Status revoke(std::int64_t lease);
+  // Creates `key` with `value` on `lease` if it does not exist: its create revision; or
+  // who holds it.
+  Result<std::variant<std::int64_t, FleetHolder>> create(const std::string& key, const std::string& value,
+                                                         std::int64_t lease);
+  Status put(const std::string& key, const std::string& value, std::int64_t lease);
+  Result<std::optional<FleetHolder>> get(const std::string& key);
+  // Every key under `prefix` with its holder and its lease's seconds left.
+  Result<std::vector<std::pair<std::string, FleetHolder>>> list(const std::string& prefix);
+  Result<std::int64_t> time_to_live(std::int64_t lease);
+  // Blocks until `key` is deleted (or expires) after `revision`, `deadline` passes (false),
+  // or `cancel` becomes true (false). No polling: one streaming watch request.
+  Result<bool> wait_deleted(const std::string& key, std::int64_t revision, std::optional<SteadyTime> deadline,
+                            const std::atomic<bool>& cancel);
+
+ private:
+  struct Impl;
+  FleetSettings settings_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A fleet name held: the lease kept alive by a thread of its own, which wakes the holder's
+// event loop (wake_handle()) whenever a renewal is confirmed or the lease is gone. The
+// holder stops its command at fence_deadline() (docs/fleet.md, self-fencing).
+class FleetLock {
+ public:
+  // Takes NAME: 69's error when no endpoint answers, a FleetHolder when another holds it.
+  static std::variant<std::unique_ptr<FleetLock>, FleetHolder, Error> acquire(const FleetSettings& settings,
+                                                                              const std::string& name,
+                                                                              const std::string& record_json);
+  ~FleetLock();  // stops renewing; the lease expires unless release() revoked it
+  FleetLock(const FleetLock&) = delete;
+  FleetLock& operator=(const FleetLock&) = delete;
+
+  std::int64_t fencing_token() const { return token_; }
+  std::int64_t lease() const { return lease_; }
+  const std::string& key() const { return key_; }
+  NativeHandle wake_handle() const;
+  void clear_wake();
+  // When a command stopping within `stop_timeout_s` must be told to stop: the last renewal
+  // the cluster confirmed (as sent) + ttl - stop_timeout - 1 s. Now, once the lease is gone.
+  SteadyTime fence_deadline(double stop_timeout_s) const;
+  bool lease_gone() const { return gone_.load(); }
+  // Why renewals fail, for the message when the command is stopped.
+  std::string last_failure() const;
+  // Writes a new record (the command's PID) under the same lease.
+  Status update(const std::string& record_json);
+  // Gives the name back: revokes the lease (the key goes with it).
+  Status release();
+
+ private:
+  FleetLock() = default;
+  void renew_loop();
+  struct Shared;
+  std::unique_ptr<EtcdClient> client_;  // this thread's (acquire, update, release)
+  std::shared_ptr<Shared> shared_;
+  std::string key_;
+  std::int64_t lease_ = 0;
+  std::int64_t token_ = 0;
+  std::atomic<bool> gone_{false};
+  double ttl_s_ = 20;
+};
+
+}  // namespace qc
