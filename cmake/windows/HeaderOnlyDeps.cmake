@@ -1,5 +1,6 @@
 # Interface targets with the names Debian's package configs give, for the cross build:
-# headers from QC_HEADER_ONLY_DIR (symlinks made by build-deps.sh), libzmq from the prefix.
+# headers from QC_HEADER_ONLY_DIR (symlinks made by build-deps.sh), libzmq and libcurl from
+# the prefix.
 set(QC_HO "${QC_HEADER_ONLY_DIR}")
 foreach(target nlohmann_json CLI11 spdlog_header_only fmt_header_only)
   add_library(qc_ho_${target} INTERFACE)
@@ -15,3 +16,6 @@ add_library(qc_ho_cppzmq INTERFACE)
 target_include_directories(qc_ho_cppzmq SYSTEM INTERFACE "${QC_HO}")
 target_link_libraries(qc_ho_cppzmq INTERFACE libzmq-static)
 add_library(cppzmq ALIAS qc_ho_cppzmq)
+
+# libcurl with Schannel (the fleet lock, docs/fleet.md): CURL::libcurl, static.
+find_package(CURL REQUIRED CONFIG)

@@ -2,6 +2,8 @@
 # Builds what the Windows cross build needs into PREFIX (default build-win/deps), once:
 #   - libzmq (4.3.4 on bookworm), static, from Debian's source package (apt-get source zeromq3);
 #   - PCRE2, static, from Debian's source package (apt-get source pcre2);
+#   - libcurl, static, HTTP only, TLS through Windows' own Schannel, from Debian's source
+#     package (apt-get source curl): the fleet lock's client;
 #   - GoogleTest from /usr/src/googletest (Debian's libgtest-dev);
 #   - PREFIX/include-ho: symlinks to just the header-only libraries (nlohmann, CLI11, cppzmq,
 #     spdlog, fmt), so that /usr/include never lands on the mingw include path.
@@ -51,6 +53,17 @@ if [ ! -f "$PREFIX/lib/libpcre2-8.a" ] && [ ! -f "$PREFIX/lib/libpcre2-8-static.
     -DPCRE2_BUILD_PCRE2_16=OFF -DPCRE2_BUILD_PCRE2_32=OFF >/dev/null
   cmake --build "$WORK/pcre2" -j "$JOBS"
   cmake --install "$WORK/pcre2" >/dev/null
+fi
+
+if [ ! -f "$PREFIX/lib/libcurl.a" ]; then
+  src=$(debian_source curl)  # the source of the libcurl4-openssl-dev the native build uses
+  cmake -S "$src" -B "$WORK/curl" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" \
+    -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" -DBUILD_SHARED_LIBS=OFF \
+    -DBUILD_CURL_EXE=OFF -DBUILD_TESTING=OFF -DHTTP_ONLY=ON -DCURL_USE_SCHANNEL=ON -DCURL_USE_OPENSSL=OFF \
+    -DCURL_USE_LIBPSL=OFF -DCURL_USE_LIBSSH2=OFF -DUSE_LIBIDN2=OFF -DCURL_ZLIB=OFF -DUSE_NGHTTP2=OFF \
+    -DENABLE_MANUAL=OFF -DCURL_DISABLE_LDAP=ON -DENABLE_UNICODE=ON >/dev/null
+  cmake --build "$WORK/curl" -j "$JOBS"
+  cmake --install "$WORK/curl" >/dev/null
 fi
 
 if [ ! -f "$PREFIX/lib/libgtest.a" ]; then

@@ -15,7 +15,7 @@
 namespace qc {
 namespace {
 
-const std::set<std::string> kAlerted = {"gave_up", "unhealthy", "restarting", "start_failed", "stopped", "lock_lost"};
+const std::set<std::string> kAlerted = {"gave_up", "unhealthy", "restarting", "start_failed", "stopped", "lock_lost", "lease_lost"};
 
 SteadyTime after(SteadyTime now, double seconds) {
   return now + std::chrono::duration_cast<SteadyTime::duration>(std::chrono::duration<double>(seconds));

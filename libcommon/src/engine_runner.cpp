@@ -112,6 +112,7 @@ class EngineRunner::Host : public EngineHost {
   void program_done(std::size_t index) override {
     Slot& s = r_.slots_[index];
     if (s.pump) s.pump->drain_rest();
+    r_.release_fleet(s);
     if (s.lock) {
       if (Status st = s.lock->release(); !st) log::warn("{}", st.error().message);
       s.lock.reset();
@@ -124,6 +125,9 @@ class EngineRunner::Host : public EngineHost {
     Slot& s = r_.slots_[index];
     if (s.lock) return std::nullopt;
     const auto& spec = s.plan.spec;
+    for (const auto& [key, value] : spec.env) {
+      if (key == "QC_FENCING_TOKEN") return spec.name + "'s fleet name was given back; it is taken again when its supervisor starts";
+    }
     auto got = acquire_lock(r_.settings_.lock_dir, spec.name, r_.record_for(spec.name, spec.command, spec.account));
     if (auto* conflict = std::get_if<LockConflict>(&got)) return describe_conflict(*conflict);
     if (auto* error = std::get_if<Error>(&got)) return "cannot take " + spec.name + ": " + error->message;
@@ -168,10 +172,12 @@ void EngineRunner::hold_own_lock(HeldLock lock, LockRecord record) {
   own_record_ = std::move(record);
 }
 
-void EngineRunner::add(SupervisedProgram program, HeldLock lock) {
+void EngineRunner::add(SupervisedProgram program, HeldLock lock, std::unique_ptr<FleetHold> fleet) {
   Slot& s = slots_.emplace_back();
   s.plan = std::move(program);
   s.lock.emplace(std::move(lock));
+  if (fleet) s.plan.spec.env.emplace_back("QC_FENCING_TOKEN", std::to_string(fleet->fencing_token()));
+  s.fleet = std::move(fleet);
 }
 
 // Its log file and output pipe, its lock record, where its events go.
@@ -196,7 +202,12 @@ int EngineRunner::set_up(Slot& s) {
     s.pump->attach(*loop_);
   }
   children_->set_handles(name, &*s.lock, s.output);
-  s.record = std::make_unique<LockRecordUpdater>(*s.lock, record_for(name, s.plan.spec.command, s.plan.spec.account));
+  LockRecord record = record_for(name, s.plan.spec.command, s.plan.spec.account);
+  if (s.fleet) {
+    record.fencing_token = s.fleet->fencing_token();
+    loop_->watch_readable(s.fleet->wake_handle());
+  }
+  s.record = std::make_unique<LockRecordUpdater>(*s.lock, std::move(record));
   s.sink.add(s.record.get());
   s.sink.add(&log_events_);
   if (settings_.json) s.sink.add(&json_events_);
@@ -275,6 +286,7 @@ int EngineRunner::run() {
       return h != kInvalidHandle && std::find(readable.begin(), readable.end(), h) != readable.end();
     };
     if (woke(lock_changes_)) verify_locks(now);
+    check_fleet(readable, now);
     for (const auto& exit : events->exits) {
       if (alerts_ && alerts_->on_exit(exit.pid, exit.status)) continue;
       if (!engine_->find(exit.pid)) continue;  // an adopted descendant, or the guardian
@@ -376,6 +388,35 @@ void EngineRunner::verify_locks(SteadyTime now) {
   }
 }
 
+// Self-fencing (docs/fleet.md): a program whose lease could not be renewed in time stops for
+// good before the lease can expire, so that no other host runs it beside this one.
+void EngineRunner::check_fleet(const std::vector<NativeHandle>& readable, SteadyTime now) {
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    Slot& s = slots_[i];
+    if (!s.fleet) continue;
+    if (std::find(readable.begin(), readable.end(), s.fleet->wake_handle()) != readable.end()) s.fleet->clear_wake();
+    if (s.lock_lost || now < s.fleet->fence_deadline(s.plan.spec.stop_timeout_s)) continue;
+    s.lock_lost = true;
+    SupervisorEvent e;
+    e.event = "lease_lost";
+    e.name = s.plan.spec.name;
+    if (auto process = engine_->program(i).process()) e.pid = process->pid;
+    e.restarts = engine_->program(i).restarts();
+    e.record_state = "stopping";
+    e.detail = "lost " + e.name + " in the fleet: " + s.fleet->failure() +
+               "; stopping it before the lease can expire, so that no other host runs it beside this one";
+    s.sink.emit(e);
+    engine_->stop_for_good(i, now);
+  }
+}
+
+void EngineRunner::release_fleet(Slot& s) {
+  if (!s.fleet) return;
+  if (loop_) loop_->unwatch_readable(s.fleet->wake_handle());
+  s.fleet->release();
+  s.fleet.reset();
+}
+
 void EngineRunner::on_probe(SteadyTime now) {
   if (!probe_) return;
   auto outcome = probe_->outcome();
@@ -390,11 +431,13 @@ std::optional<SteadyTime> EngineRunner::next_deadline() const {
   if (alerts_) deadline = earliest(deadline, alerts_->next_deadline());
   for (const auto& s : slots_) {
     if (s.pump) deadline = earliest(deadline, s.pump->deadline());
+    if (s.fleet && !s.lock_lost) deadline = earliest(deadline, s.fleet->fence_deadline(s.plan.spec.stop_timeout_s));
   }
   return earliest(deadline, hooks_.deadline());
 }
 
 void EngineRunner::tear_down() {
+  for (auto& s : slots_) release_fleet(s);
   for (auto& s : slots_) {
     close_handle(s.output);  // first: a reader thread (Windows) sees the end once every writer is gone
     s.output = kInvalidHandle;

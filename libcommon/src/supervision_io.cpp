@@ -122,7 +122,7 @@ void JsonEventWriter::emit(const SupervisorEvent& e) {
 
 void LogEventWriter::emit(const SupervisorEvent& e) {
   if (e.record_only) return;
-  if (e.event == "gave_up" || e.event == "failed" || e.event == "lock_lost") {
+  if (e.event == "gave_up" || e.event == "failed" || e.event == "lock_lost" || e.event == "lease_lost") {
     log::error("{}", e.detail);
   } else {
     log::info("{}", e.detail);

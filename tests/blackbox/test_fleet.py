@@ -305,7 +305,7 @@ class FleetBasicsTest(FleetTestCase):
 
 class FleetRaceTest(FleetTestCase):
     def test_two_hosts_racing_for_one_name_never_both_run(self):
-        for _ in range(200):
+        for _ in range(int(os.environ.get("QC_TEST_ROUNDS", "200"))):
             a = self.start_host("hostA", "RACE", "-w", "20", seconds=0.02)
             b = self.start_host("hostB", "RACE", "-w", "20", seconds=0.02)
             self.assertEqual(a.wait(timeout=60), 0, a.stderr.read())
@@ -313,7 +313,7 @@ class FleetRaceTest(FleetTestCase):
             a.stderr.close(), b.stderr.close(), a.stdout.close(), b.stdout.close()
             self._procs.clear()
         stamps = read_stamps(self.stamps)
-        self.assertEqual(len(stamps), 800)
+        self.assertEqual(len(stamps), 4 * int(os.environ.get("QC_TEST_ROUNDS", "200")))
         self.assertEqual(overlaps(stamps), 0)
 
 
@@ -336,7 +336,7 @@ class FleetFailoverTest(FleetTestCase):
         waiter.wait(timeout=10)
 
     def test_a_black_holed_holder_stops_its_command_before_the_waiter_starts(self):
-        rounds = int(os.environ.get("QC_FLEET_ROUNDS", "20"))
+        rounds = int(os.environ.get("QC_TEST_ROUNDS", "20"))
         hosts = ("hostA", "hostB")
         for r in range(rounds):
             holder_host, waiter_host = hosts[r % 2], hosts[(r + 1) % 2]
@@ -361,6 +361,51 @@ class FleetFailoverTest(FleetTestCase):
         stamps = read_stamps(self.stamps)
         self.assertEqual(len(stamps), 4 * rounds)
         self.assertEqual(overlaps(stamps), 0, stamps)
+
+
+class FleetRunTest(FleetTestCase):
+    """qc-run with a fleet: the engine runner holds the fleet name across restarts."""
+
+    def run_argv(self, host, name, *options, endpoints=None):
+        argv = tool("qc-run") + ["--etcd", endpoints or ",".join(self.etcd.client_urls), "--json"] + list(options)
+        return argv + [name, "--"] + helper("stamp.py") + [self.stamps, host]
+
+    def test_qc_run_holds_the_fleet_name_and_a_waiter_takes_it_on_release(self):
+        holder = self.start(self.run_argv("hostA", "SUP", "--restart", "always", "--backoff", "0.1,0.1"),
+                            env=self.host_env("hostA"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.wait_started("hostA")
+        r = subprocess.run(self.lock_argv("hostB", "SUP"), env=self.host_env("hostB"),
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertIn("held in the fleet by host hostA", r.stderr)
+        waiter = self.start(self.run_argv("hostB", "SUP", "-w", "60"), env=self.host_env("hostB"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        holder.send_signal(signal.SIGTERM)
+        self.assertEqual(holder.wait(timeout=15), 0)
+        start = self.wait_started("hostB", timeout=5)
+        self.assertGreater(start[2], self.stamp_of("stop", "hostA")[2])
+        self.assertEqual(int(start[3]), max(int(s[3]) for s in read_stamps(self.stamps)))
+        waiter.send_signal(signal.SIGTERM)
+        self.assertEqual(waiter.wait(timeout=15), 0)
+
+    def test_a_black_holed_qc_run_stops_its_program_for_good_and_exits_75(self):
+        proxy = self.proxy()
+        holder = self.start(self.run_argv("hostA", "SUPBH", "--restart", "always", "--lease-ttl", "4",
+                                          "--stop-timeout", "1", endpoints=proxy.url),
+                            env=self.host_env("hostA"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.wait_started("hostA")
+        waiter = self.start_host("hostB", "SUPBH", "-w", "60", "--lease-ttl", "4", "--stop-timeout", "1")
+        time.sleep(0.3)
+        proxy.black_hole()
+        self.assertEqual(holder.wait(timeout=20), 75)
+        events = [json.loads(line) for line in holder.stdout.read().decode().splitlines()]
+        self.assertIn("lease_lost", [e["event"] for e in events])
+        self.assertEqual(len(self.starts("hostA")), 1)  # stopped for good, not restarted
+        self.wait_started("hostB", timeout=20)
+        self.assertEqual(overlaps(read_stamps(self.stamps)), 0)
+        waiter.send_signal(signal.SIGTERM)
+        self.assertEqual(waiter.wait(timeout=10), 0)
 
 
 class FleetMemberLossTest(FleetTestCase):

@@ -517,6 +517,44 @@ class WindowsHealthTest(WineTestCase):
             self.assertNotIn("unhealthy", sup.stdout.read())
 
 
+@unittest.skipUnless(os.path.exists("/usr/bin/etcd"), "etcd is not installed (Debian: etcd-server)")
+class WindowsFleetTest(WineTestCase):
+    """qc-lock.exe takes a fleet name from the Linux etcd on 127.0.0.1 (libcurl with Schannel,
+    cross-built from Debian's source), against a Linux qc-lock holding it as another host."""
+
+    def setUp(self):
+        super().setUp()
+        from test_fleet import Etcd
+        self.etcd = Etcd(self.tmp)
+
+    def tearDown(self):
+        super().tearDown()
+        self.etcd.stop()
+
+    def test_a_fleet_name_from_the_linux_etcd_with_its_fencing_token_and_a_conflict(self):
+        url = self.etcd.client_urls[0]
+        out = self.path("tokens")
+        r = subprocess.run(tool("qc-lock") + ["--etcd", url, "WINFLEET", "--"] + self.th("env", wpath(out), "QC_FENCING_TOKEN"),
+                           env=dict(self.env, QC_HOST_NAME="winhost"), capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        first = int(read_text(out).split()[0])
+        self.assertGreater(first, 0)
+        holder = self.start(tool("qc-lock") + ["--etcd", url, "WINFLEET", "--"] + self.th("env", wpath(out), "QC_FENCING_TOKEN", "hold"),
+                            env=dict(self.env, QC_HOST_NAME="winhost"))
+        wait_until(lambda: len(read_text(out).split()) == 2, timeout=60, message="the holder's command")
+        self.assertGreater(int(read_text(out).split()[1]), first)
+        linux = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../build/bin/qc-lock")
+        if os.path.exists(linux):  # the native build beside the Windows one: another "host"
+            r = subprocess.run([linux, "--etcd", url, "--lock-dir", self.path("linux-locks"), "WINFLEET", "--", "true"],
+                               env=dict(os.environ, QC_HOST_NAME="linuxhost"), capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 75, r.stderr)
+            self.assertIn("held in the fleet by host winhost", r.stderr)
+        r = subprocess.run(tool("qc-lock") + ["--etcd", "http://127.0.0.1:1", "WINFLEET2", "--"] + self.th("exit", "0"),
+                           env=self.env, capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertIn("http://127.0.0.1:1", r.stderr)
+
+
 class WindowsBatchTest(WineTestCase):
     BATCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "batch")
 

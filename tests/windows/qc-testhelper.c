@@ -19,6 +19,8 @@
  *                          then what stdin holds to FILE
  *   delete FILE            DeleteFile(FILE): exit 0 when it was deleted, else print the error
  *                          and exit 1
+ *   env FILE NAME [hold]   append the value of environment variable NAME and a newline to
+ *                          FILE ("-" when unset); with hold, then wait forever
  * Waiting for a file polls every 5 ms: this is a fake workload, not product code. */
 #include <windows.h>
 #include <stdio.h>
@@ -157,6 +159,14 @@ int main(int argc, char** argv) {
     }
     append(argv[2], line);
     append(argv[2], in);
+    return 0;
+  }
+  if (!strcmp(mode, "env") && argc > 3) {
+    const char* value = getenv(argv[3]);
+    char line[512];
+    snprintf(line, sizeof line, "%s\n", value ? value : "-");
+    append(argv[2], line);
+    if (argc > 4 && !strcmp(argv[4], "hold")) Sleep(INFINITE);
     return 0;
   }
   if (!strcmp(mode, "delete") && argc > 2) {

@@ -19,9 +19,4 @@ void hand_fleet_over(char** argv) {
   std::exit(exit_code::kUnavailable);
 }
 
-std::variant<std::unique_ptr<FleetHold>, int> take_fleet_name(const Options&, const std::string&) {
-  log::error("the fleet lock is not in this build of qc-lock");  // unreachable: handed over
-  return exit_code::kUnavailable;
-}
-
 }  // namespace qc::lock_tool

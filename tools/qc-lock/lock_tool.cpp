@@ -84,8 +84,9 @@ int run_command(const Options& o, const std::string& dir) {
   HeldLock lock = std::move(std::get<HeldLock>(acquired));
   // The fleet (docs/fleet.md): the local lock first, then the fleet's; released in reverse.
   std::unique_ptr<FleetHold> fleet;
-  if (!o.etcd.empty()) {
-    auto taken = take_fleet_name(o, serialize_lock_record(record));
+  if (o.fleet.configured()) {
+    auto taken = take_fleet_name(FleetTake{o.fleet, o.name, serialize_lock_record(record), o.wait_s,
+                                           o.stop_timeout_s, o.json, o.conflict_exit_code});
     if (auto* code = std::get_if<int>(&taken)) return *code;
     fleet = std::move(std::get<std::unique_ptr<FleetHold>>(taken));
     record.fencing_token = fleet->fencing_token();

@@ -1,6 +1,4 @@
 // qc-lock: hold a name while a command runs (docs/tools.md). Parses options; lock_tool.cpp works.
-#include <cstdlib>
-
 #include "lock_tool.hpp"
 #include "qc/cli.hpp"
 #include "qc/log.hpp"
@@ -73,14 +71,8 @@ int main(int argc, char** argv) {
                  "With --kill-descendants: seconds between SIGTERM and SIGKILL (default 10)")
       ->check(qc::cli::seconds());
   app.add_flag("--json", o.json, "JSON Lines on stdout (conflicts, removals, --list)");
-  app.add_option("--etcd", o.etcd, "The fleet: etcd client URLs, comma-separated (default $QC_ETCD_ENDPOINTS; docs/fleet.md)");
-  app.add_option("--etcd-prefix", o.etcd_prefix, "Key prefix in etcd (default /qc/)");
-  app.add_option("--lease-ttl", o.lease_ttl_s, "Fleet lease in seconds; must exceed --stop-timeout + 2 (default 20)")
-      ->check(CLI::Range(1.0, 3600.0));
-  app.add_option("--etcd-cacert", o.etcd_cacert, "TLS: the CA bundle that signed etcd's certificate");
-  app.add_option("--etcd-cert", o.etcd_cert, "TLS: this client's certificate");
-  app.add_option("--etcd-key", o.etcd_key, "TLS: this client's private key");
   app.add_flag("--tsv", o.tsv, "--list as tab-separated values");
+  qc::cli::add_fleet_options(app, o.fleet);
   if (auto code = qc::cli::parse(app, separator, argv)) return *code;
 
   using qc::lock_tool::Mode;
@@ -110,12 +102,10 @@ int main(int argc, char** argv) {
     default:
       if (app.count("NAME") || has_command) return usage("--list and --clear-* take no NAME or command");
   }
-  if (o.etcd.empty()) {
-    if (const char* env = std::getenv("QC_ETCD_ENDPOINTS")) o.etcd = env;
+  if (o.mode != Mode::kRun && o.fleet.configured()) {
+    return usage("--check, --list and --clear-* look at this host's lock files only: drop --etcd");
   }
-  if (!o.etcd.empty()) {
-    if (o.mode != Mode::kRun) return usage("--check, --list and --clear-* are this host's; qc-ps --fleet shows the fleet");
-    qc::lock_tool::hand_fleet_over(argv);  // qc-lock: becomes qc-lock-fleet; qc-lock-fleet: goes on
-  }
+  if (o.mode == Mode::kRun) qc::cli::fleet_from_environment(o.fleet);
+  if (o.fleet.configured()) qc::lock_tool::hand_fleet_over(argv);  // qc-lock: becomes qc-lock-fleet
   return qc::lock_tool::run(o);
 }

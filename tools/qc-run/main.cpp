@@ -22,10 +22,14 @@ after --stop-timeout; a second one kills at once. SIGUSR1 and SIGUSR2 are passed
 command's process group. SIGHUP (a closed terminal or SSH session) stops nothing: it is
 logged.
 
+With --etcd (or $QC_ETCD_ENDPOINTS) NAME is also held across hosts in etcd: the command
+gets QC_FENCING_TOKEN, and is stopped for good before the lease can expire when it cannot
+be renewed (exit 75). See docs/fleet.md.
+
 Exit status: the command's own (128+N for signal N) when it ends without a restart; 0
-after a stop by signal; 1 when restarts are used up; 75 (or -E) when NAME is held; 64
-usage; 73 the lock or log directory cannot be created; 126/127 the command cannot be
-executed / is not found.
+after a stop by signal; 1 when restarts are used up; 75 (or -E) when NAME is held (here or
+in the fleet) or was lost; 64 usage; 69 etcd unreachable; 73 the lock or log directory
+cannot be created; 126/127 the command cannot be executed / is not found.
 
 Examples:
   qc-run --account 212000584 --log-dir logs BRAIN_ATLAS -- python BRAIN_ATLAS.py
@@ -81,6 +85,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 255));
   qc::cli::add_lock_dir(app, o.lock_dir);
   app.add_flag("--json", o.json, "Events as JSON Lines on stdout");
+  app.add_option("-w,--wait", o.wait_s, "Wait up to SECONDS for the name, here and in the fleet (default 0: fail at once)")
+      ->check(qc::cli::seconds());
+  qc::cli::add_fleet_options(app, o.fleet);
   std::string health_heartbeat, health_tcp;
   o.health.timeout_s = 5;
   auto* hb = app.add_option("--health-heartbeat", health_heartbeat,
@@ -131,5 +138,6 @@ int main(int argc, char** argv) {
     o.program.restart.backoff_initial_s = backoff[0];
     o.program.restart.backoff_max_s = backoff[1];
   }
+  qc::cli::fleet_from_environment(o.fleet);
   return qc::run_tool::run(o);
 }

@@ -8,6 +8,7 @@
 #include "qc/engine.hpp"
 #include "qc/engine_runner.hpp"
 #include "qc/exit_codes.hpp"
+#include "qc/lock_record.hpp"
 #include "qc/names.hpp"
 
 namespace qc::run_tool {
@@ -73,14 +74,22 @@ int run(const Options& o) {
   EngineRunner runner(std::move(settings), hooks);
   hooks.runner = &runner;
 
-  auto acquired = acquire_lock(dirs.front(), name,
-                               runner.record_for(name, program.spec.command, program.spec.account));
+  const LockRecord record = runner.record_for(name, program.spec.command, program.spec.account);
+  auto acquired = acquire_lock(dirs.front(), name, record, AcquireOptions{o.wait_s, {}});
   if (auto* conflict = std::get_if<LockConflict>(&acquired)) return report_conflict(o, *conflict);
   if (auto* error = std::get_if<Error>(&acquired)) {
     log::error("cannot take {}: {}", name, error->message);
     return exit_code::kCannotCreate;
   }
-  runner.add(std::move(program), std::move(std::get<HeldLock>(acquired)));
+  // The fleet (docs/fleet.md): after the local lock, released before it.
+  std::unique_ptr<FleetHold> fleet;
+  if (o.fleet.configured()) {
+    auto taken = take_fleet_name(FleetTake{o.fleet, name, serialize_lock_record(record), o.wait_s,
+                                           program.spec.stop_timeout_s, o.json, o.conflict_exit_code});
+    if (auto* code = std::get_if<int>(&taken)) return *code;
+    fleet = std::move(std::get<std::unique_ptr<FleetHold>>(taken));
+  }
+  runner.add(std::move(program), std::move(std::get<HeldLock>(acquired)), std::move(fleet));
   if (int rc = runner.run(); !runner.ran()) return rc;  // it could not be set up
 
   const ProgramSupervisor& supervisor = runner.engine().program(0);

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "qc/fleet_hold.hpp"
 #include "qc/probe.hpp"
 #include "qc/program_supervisor.hpp"
 
@@ -22,6 +23,8 @@ struct Options {
   ReadySpec health;                     // --health-heartbeat / --health-tcp; kNone: no checks
   double health_interval_s = 10;
   int health_failures = 3;
+  double wait_s = 0;   // -w: wait this long for the name (here, then in the fleet)
+  FleetOptions fleet;  // --etcd or $QC_ETCD_ENDPOINTS and the rest (docs/fleet.md)
 };
 
 int run(const Options& options);

@@ -2,6 +2,7 @@
 // CLI11 is header-only and costs seconds per file that includes it.
 #pragma once
 
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "qc/exit_codes.hpp"
+#include "qc/fleet_hold.hpp"
 
 namespace qc::cli {
 
@@ -85,6 +87,24 @@ inline std::optional<int> parse(CLI::App& app, int argc, char** argv) {
               << " --help' for usage.\n";
     return exit_code::kUsage;
   }
+}
+
+// The fleet's options (docs/fleet.md): --etcd, --etcd-prefix, --lease-ttl and TLS.
+inline void add_fleet_options(CLI::App& app, FleetOptions& fleet) {
+  app.add_option("--etcd", fleet.etcd,
+                 "The fleet: etcd client URLs, comma-separated (default $QC_ETCD_ENDPOINTS; docs/fleet.md)");
+  app.add_option("--etcd-prefix", fleet.prefix, "Key prefix in etcd (default /qc/)");
+  app.add_option("--lease-ttl", fleet.ttl_s, "Fleet lease in seconds; must exceed --stop-timeout + 2 (default 20)")
+      ->check(CLI::Range(1.0, 3600.0));
+  app.add_option("--etcd-cacert", fleet.cacert, "TLS: the CA bundle that signed etcd's certificate");
+  app.add_option("--etcd-cert", fleet.cert, "TLS: this client's certificate");
+  app.add_option("--etcd-key", fleet.key, "TLS: this client's private key");
+}
+
+// $QC_ETCD_ENDPOINTS when --etcd was not given.
+inline void fleet_from_environment(FleetOptions& fleet) {
+  if (!fleet.etcd.empty()) return;
+  if (const char* env = std::getenv("QC_ETCD_ENDPOINTS")) fleet.etcd = env;
 }
 
 }  // namespace qc::cli

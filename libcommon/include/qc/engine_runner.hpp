@@ -24,6 +24,7 @@
 
 #include "qc/clock.hpp"
 #include "qc/event_loop.hpp"
+#include "qc/fleet_hold.hpp"
 #include "qc/lock.hpp"
 #include "qc/probe.hpp"
 #include "qc/program_supervisor.hpp"
@@ -102,8 +103,10 @@ class EngineRunner {
   // Before run(): the supervisor's own name (qc-launch's LAUNCH.name). Its lock lost: every
   // program stops (exit 75). Its record gets the control endpoint.
   void hold_own_lock(HeldLock lock, LockRecord record);
-  // Before run(): the next program in the start order, with its lock.
-  void add(SupervisedProgram program, HeldLock lock);
+  // Before run(): the next program in the start order, with its lock, and its fleet name
+  // when it has one (docs/fleet.md): its runs get QC_FENCING_TOKEN, its record the token, and
+  // when the lease cannot be renewed in time it stops for good (lease_lost), like a lost lock.
+  void add(SupervisedProgram program, HeldLock lock, std::unique_ptr<FleetHold> fleet = nullptr);
 
   // Starts the programs and supervises them until everything has ended: the engine's exit
   // code (engine.hpp), or 73 when the loop, a log file or a pipe could not be set up.
@@ -117,7 +120,8 @@ class EngineRunner {
   std::size_t size() const { return slots_.size(); }
   const SupervisedProgram& program(std::size_t index) const { return slots_[index].plan; }
   EventLoop& loop() { return *loop_; }
-  // Another process took program `index`'s name after its lock file was removed.
+  // Another process took program `index`'s name after its lock file was removed, or its
+  // fleet lease could not be renewed in time.
   bool lock_lost(std::size_t index) const { return slots_[index].lock_lost; }
   // SIGINT or SIGTERM asked everything to stop.
   bool stop_requested() const { return stop_requested_; }
@@ -145,18 +149,21 @@ class EngineRunner {
   struct Slot {
     SupervisedProgram plan;
     std::optional<HeldLock> lock;
+    std::unique_ptr<FleetHold> fleet;  // released (and reset) before the local lock
     std::shared_ptr<log::File> log;
     std::unique_ptr<OutputPump> pump;
     NativeHandle output = kInvalidHandle;  // the write end its runs get
     std::unique_ptr<LockRecordUpdater> record;
     FanoutSink sink;              // its events: record, log lines, JSON, alerts
     EventSink* alerts = nullptr;  // its alerts' sink, if there are alerts
-    bool lock_lost = false;       // another process took its name: stopped for good
+    bool lock_lost = false;       // another process took its name, or its lease went: stopped for good
   };
   class Host;
   int set_up(Slot& slot);
   void start_control();
   void verify_locks(SteadyTime now);
+  void check_fleet(const std::vector<NativeHandle>& readable, SteadyTime now);
+  void release_fleet(Slot& slot);
   void stop_by_token(std::int32_t token, SteadyTime now);
   void on_signals(const std::vector<SignalEvent>& signals, SteadyTime now);
   std::optional<protocol::Answer> on_control(const std::string& action, const std::string& payload_json,

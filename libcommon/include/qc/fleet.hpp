@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "qc/clock.hpp"
+#include "qc/fleet_hold.hpp"
 #include "qc/native_handle.hpp"
 #include "qc/result.hpp"
 
@@ -32,6 +33,9 @@ struct FleetSettings {
 Result<std::vector<std::string>> parse_fleet_endpoints(const std::string& text);
 // The lease must outlive the command's stop: ttl > stop_timeout + 2 s (docs/fleet.md).
 Status check_fleet_timing(double ttl_s, double stop_timeout_s);
+// A tool's fleet options checked (the endpoints, the TTL against `stop_timeout_s`): an error
+// is a usage error (64).
+Result<FleetSettings> resolve_fleet_settings(const FleetOptions& options, double stop_timeout_s);
 
 // Who holds a fleet name: its lock record as stored (JSON text) and what the tools show.
 struct FleetHolder {
@@ -85,31 +89,34 @@ class EtcdClient {
 // A fleet name held: the lease kept alive by a thread of its own, which wakes the holder's
 // event loop (wake_handle()) whenever a renewal is confirmed or the lease is gone. The
 // holder stops its command at fence_deadline() (docs/fleet.md, self-fencing).
-class FleetLock {
+class FleetLock : public FleetHold {
  public:
   // Takes NAME: 69's error when no endpoint answers, a FleetHolder when another holds it.
   static std::variant<std::unique_ptr<FleetLock>, FleetHolder, Error> acquire(const FleetSettings& settings,
                                                                               const std::string& name,
                                                                               const std::string& record_json);
-  ~FleetLock();  // stops renewing; the lease expires unless release() revoked it
+  // The same, and while another holds it, for up to `wait_s`: watches its key (one streaming
+  // request, no polling) and tries again when it is deleted or expires. A watch every member
+  // cut is tried again within a second. Blocks: before a tool's event loop exists, so that
+  // SIGINT and SIGTERM still end the process while it waits (nothing is held then).
+  static std::variant<std::unique_ptr<FleetLock>, FleetHolder, Error> acquire_waiting(
+      const FleetSettings& settings, const std::string& name, const std::string& record_json, double wait_s);
+  ~FleetLock() override;  // stops renewing; the lease expires unless release() revoked it
   FleetLock(const FleetLock&) = delete;
   FleetLock& operator=(const FleetLock&) = delete;
 
-  std::int64_t fencing_token() const { return token_; }
   std::int64_t lease() const { return lease_; }
   const std::string& key() const { return key_; }
-  NativeHandle wake_handle() const;
-  void clear_wake();
-  // When a command stopping within `stop_timeout_s` must be told to stop: the last renewal
-  // the cluster confirmed (as sent) + ttl - stop_timeout - 1 s. Now, once the lease is gone.
-  SteadyTime fence_deadline(double stop_timeout_s) const;
   bool lease_gone() const { return gone_.load(); }
-  // Why renewals fail, for the message when the command is stopped.
-  std::string last_failure() const;
-  // Writes a new record (the command's PID) under the same lease.
-  Status update(const std::string& record_json);
-  // Gives the name back: revokes the lease (the key goes with it).
-  Status release();
+
+  // FleetHold
+  std::int64_t fencing_token() const override { return token_; }
+  NativeHandle wake_handle() const override;
+  void clear_wake() override;
+  SteadyTime fence_deadline(double stop_timeout_s) const override;
+  std::string failure() const override;
+  void update(const std::string& record_json) override;
+  void release() override;
 
  private:
   FleetLock() = default;

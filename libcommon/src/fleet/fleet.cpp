@@ -13,6 +13,7 @@
 
 #include "platform.hpp"
 #include "qc/event_loop.hpp"
+#include "qc/log.hpp"
 
 namespace qc {
 namespace {
@@ -398,6 +399,7 @@ struct FleetLock::Shared {
   std::mutex mutex;
   std::condition_variable wake;
   bool stop = false;
+  bool released = false;
   SteadyTime confirmed{};  // when the last renewal the cluster confirmed was sent
   std::string failure;
   std::unique_ptr<Notifier> notifier;
@@ -488,21 +490,64 @@ SteadyTime FleetLock::fence_deadline(double stop_timeout_s) const {
          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(ttl_s_ - stop_timeout_s - 1));
 }
 
-std::string FleetLock::last_failure() const {
+std::string FleetLock::failure() const {
   std::lock_guard<std::mutex> guard(shared_->mutex);
   return shared_->failure.empty() ? "no renewal confirmed in time" : shared_->failure;
 }
 
-Status FleetLock::update(const std::string& record_json) { return client_->put(key_, record_json, lease_); }
+void FleetLock::update(const std::string& record_json) {
+  if (Status s = client_->put(key_, record_json, lease_); !s) {
+    log::warn("cannot update {} in etcd: {}", key_, s.error().message);
+  }
+}
 
-Status FleetLock::release() {
+void FleetLock::release() {
   {
     std::lock_guard<std::mutex> guard(shared_->mutex);
+    if (shared_->released) return;
+    shared_->released = true;
     shared_->stop = true;
   }
   shared_->wake.notify_all();
   if (shared_->thread.joinable()) shared_->thread.join();
-  return client_->revoke(lease_);
+  if (gone_) return;  // nothing left to revoke
+  if (Status s = client_->revoke(lease_); !s) {
+    log::warn("cannot revoke the lease of {}: {}; it expires by itself", key_, s.error().message);
+  }
+}
+
+std::variant<std::unique_ptr<FleetLock>, FleetHolder, Error> FleetLock::acquire_waiting(
+    const FleetSettings& settings, const std::string& name, const std::string& record_json, double wait_s) {
+  const auto give_up_at =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(wait_s));
+  const std::atomic<bool> never{false};
+  for (;;) {
+    auto taken = acquire(settings, name, record_json);
+    if (!std::holds_alternative<FleetHolder>(taken) || wait_s <= 0 || Clock::now() >= give_up_at) return taken;
+    EtcdClient client(settings);
+    auto deleted = client.wait_deleted(settings.prefix + "locks/" + name, std::get<FleetHolder>(taken).seen_at,
+                                       give_up_at, never);
+    if (!deleted) {  // every member cut the watch: the name may be free; try again within a second
+      log::warn("watching {} in the fleet: {}; trying again", name, deleted.error().message);
+      std::this_thread::sleep_until(std::min(give_up_at, Clock::now() + std::chrono::seconds(1)));
+    } else if (!*deleted) {
+      return taken;  // the wait is over
+    }
+  }
+}
+
+Result<FleetSettings> resolve_fleet_settings(const FleetOptions& options, double stop_timeout_s) {
+  auto endpoints = parse_fleet_endpoints(options.etcd);
+  if (!endpoints) return endpoints.error();
+  if (Status s = check_fleet_timing(options.ttl_s, stop_timeout_s); !s) return s.error();
+  FleetSettings settings;
+  settings.endpoints = std::move(*endpoints);
+  settings.prefix = options.prefix;
+  settings.ttl_s = options.ttl_s;
+  settings.cacert = options.cacert;
+  settings.cert = options.cert;
+  settings.key = options.key;
+  return settings;
 }
 
 }  // namespace qc
