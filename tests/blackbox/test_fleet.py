@@ -261,6 +261,26 @@ class FleetBasicsTest(FleetTestCase):
             return None
         return record if record.get("child_pid") else None
 
+    def test_qc_ps_fleet_lists_every_name_held_in_the_cluster(self):
+        holder = self.start_host("hostA", "BRAIN_PS", "--account", "212000584", "--lease-ttl", "15")
+        self.wait_started("hostA")
+        env = dict(self.env, QC_ETCD_ENDPOINTS=self.etcd.client_urls[0])
+        r = subprocess.run(tool("qc-ps") + ["--fleet", "--json"], env=env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        [row] = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual((row["name"], row["host"], row["pid"], row["account"], row["state"], row["fleet"]),
+                         ("BRAIN_PS", "hostA", holder.pid, "212000584", "running", True))
+        self.assertTrue(0 < row["lease_left_s"] <= 15, row)
+        self.assertEqual(row["fencing_token"], int(self.stamp_of("start", "hostA")[3]))
+        r = subprocess.run(tool("qc-ps") + ["--fleet"], env=env, capture_output=True, text=True, timeout=30)
+        self.assertIn("hostA", r.stdout)
+        self.assertIn("LEASE_LEFT", r.stdout)
+        r = subprocess.run(tool("qc-ps") + ["--fleet", "--etcd", "http://127.0.0.1:%d" % free_port()],
+                           env=self.env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 69, r.stderr)
+        holder.send_signal(signal.SIGTERM)
+        holder.wait(timeout=10)
+
     def test_a_graceful_release_revokes_the_lease_at_once(self):
         holder = self.start_host("hostA", "HUB")
         self.wait_started("hostA")

@@ -14,13 +14,17 @@ more than once, whichever interpreter runs it).
 -q prints the PIDs of live entries only (an orphan's command, never a stale PID that may
 belong to another process now), for xargs.
 
+--fleet adds every name held in the fleet (docs/fleet.md): NAME HOST PID ACCOUNT STATE
+TOKEN LEASE_LEFT, after this host's table; with --tsv, --json or -q, the fleet's rows alone.
+
 Exit status: 0; 1 with --check when a duplicate or stale entry is shown; 64 usage (also a
-bad --scan pattern); 66 the lock directory cannot be read.
+bad --scan pattern); 66 the lock directory cannot be read; 69 no etcd member answers.
 
 Examples:
   qc-ps
   qc-ps --all --json 'BRAIN_*'
-  qc-ps --scan 'BRAIN_|WATCHDOG' --check || echo 'duplicates running')";
+  qc-ps --scan 'BRAIN_|WATCHDOG' --check || echo 'duplicates running'
+  qc-ps --fleet --etcd http://10.0.0.1:2379)";
 
 }  // namespace
 
@@ -42,7 +46,17 @@ int main(int argc, char** argv) {
                  "Also list unmanaged processes whose command line matches REGEX (ECMAScript)");
   app.add_flag("--check", o.check, "Exit 1 when a duplicate or stale entry is shown");
   qc::cli::add_lock_dir(app, o.lock_dir);
+  app.add_flag("--fleet", o.fleet, "Also every name held in the fleet (etcd): host, PID, lease left");
+  qc::cli::add_fleet_options(app, o.fleet_options);
   if (auto code = qc::cli::parse(app, argc, argv)) return *code;
+  if (o.fleet) {
+    qc::cli::fleet_from_environment(o.fleet_options);
+    if (!o.fleet_options.configured()) {
+      qc::log::error("--fleet needs the cluster: --etcd URL[,URL...] or QC_ETCD_ENDPOINTS");
+      return qc::exit_code::kUsage;
+    }
+    qc::ps_tool::hand_fleet_over(argv);  // qc-ps: becomes qc-ps-fleet
+  }
   using qc::ps_tool::Format;
   o.format = tsv ? Format::kTsv : json ? Format::kJson : quiet ? Format::kPids : Format::kTable;
   return qc::ps_tool::run(o);

@@ -33,6 +33,7 @@ OutputFormat output_format(Format f) {
 }  // namespace
 
 int run(const Options& o) {
+  if (o.fleet && o.format != Format::kTable) return print_fleet(o);
   const std::string dir = resolve_lock_dir(o.lock_dir);
   auto table = read_lock_directory(dir);
   if (!table) {
@@ -58,9 +59,13 @@ int run(const Options& o) {
   }
 
   if (shown.empty() && o.format == Format::kTable) {
-    log::info("No active locks.");
+    if (!o.fleet) log::info("No active locks.");
   } else {
     render_entries(std::cout, shown, output_format(o.format), std::chrono::system_clock::now());
+  }
+  if (o.fleet) {
+    std::cout << (shown.empty() ? "" : "\n") << "fleet (" << o.fleet_options.etcd << "):" << std::endl;
+    if (int rc = print_fleet(o); rc != exit_code::kOk) return rc;
   }
   if (o.check) {
     for (const auto& entry : shown) {

@@ -1,0 +1,85 @@
+// qc-ps --fleet (qc-ps-fleet, and qc-ps.exe on Windows): every name held in etcd, with its
+// holder's host, PID, account and state from the record, its fencing token and its lease's
+// time left.
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "ps_tool.hpp"
+#include "qc/exit_codes.hpp"
+#include "qc/fleet.hpp"
+#include "qc/log.hpp"
+#include "qc/names.hpp"
+#include "qc/text.hpp"
+
+namespace qc::ps_tool {
+
+void hand_fleet_over(char**) {}  // the fleet is here
+
+int print_fleet(const Options& o) {
+  auto endpoints = parse_fleet_endpoints(o.fleet_options.etcd);
+  if (!endpoints) {
+    log::error("{}", endpoints.error().message);
+    return exit_code::kUsage;
+  }
+  FleetSettings settings;
+  settings.endpoints = std::move(*endpoints);
+  settings.prefix = o.fleet_options.prefix;
+  settings.cacert = o.fleet_options.cacert;
+  settings.cert = o.fleet_options.cert;
+  settings.key = o.fleet_options.key;
+  EtcdClient client(settings);
+  const std::string locks = settings.prefix + "locks/";
+  auto held = client.list(locks);
+  if (!held) {
+    log::error("{}", held.error().message);
+    return exit_code::kUnavailable;
+  }
+  std::vector<std::vector<std::string>> rows{{"NAME", "HOST", "PID", "ACCOUNT", "STATE", "TOKEN", "LEASE_LEFT"}};
+  for (const auto& [key, holder] : *held) {
+    const std::string name = key.substr(locks.size());
+    if (!o.globs.empty()) {
+      bool any = false;
+      for (const auto& glob : o.globs) any = any || glob_match(glob, name);
+      if (!any) continue;
+    }
+    const auto record = nlohmann::json::parse(holder.record_json, nullptr, false);
+    auto text = [&record](const char* k) {
+      return record.is_object() && record.contains(k) && record[k].is_string() ? record[k].get<std::string>() : std::string();
+    };
+    auto left = client.time_to_live(holder.lease);
+    const long long lease_left = left ? *left : -1;
+    const std::string state = text("state").empty() ? "running" : text("state");
+    if (o.format == Format::kJson) {
+      nlohmann::ordered_json j{{"name", name}, {"fleet", true}, {"host", holder.host}};
+      j["pid"] = holder.pid > 0 ? nlohmann::ordered_json(holder.pid) : nlohmann::ordered_json(nullptr);
+      j["account"] = text("account").empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(text("account"));
+      j["state"] = state;
+      j["fencing_token"] = holder.fencing_token;
+      j["lease_left_s"] = lease_left >= 0 ? nlohmann::ordered_json(lease_left) : nlohmann::ordered_json(nullptr);
+      std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+    } else if (o.format == Format::kPids) {
+      if (holder.pid > 0) std::cout << holder.pid << '\n';
+    } else {
+      rows.push_back({name, holder.host, holder.pid > 0 ? std::to_string(holder.pid) : "-",
+                      text("account").empty() ? "-" : text("account"), state,
+                      std::to_string(holder.fencing_token), lease_left >= 0 ? std::to_string(lease_left) + "s" : "-"});
+    }
+  }
+  if (o.format == Format::kTsv) {
+    for (const auto& row : rows) {
+      for (std::size_t i = 0; i < row.size(); ++i) std::cout << (i ? "\t" : "") << printable(row[i], true);
+      std::cout << '\n';
+    }
+  } else if (o.format == Format::kTable) {
+    if (rows.size() == 1) {
+      std::cout << "no name is held in the fleet" << std::endl;
+    } else {
+      print_columns(std::cout, rows);
+    }
+  }
+  std::cout.flush();
+  return exit_code::kOk;
+}
+
+}  // namespace qc::ps_tool
