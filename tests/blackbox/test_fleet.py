@@ -29,19 +29,25 @@ def free_port():
 class Etcd:
     """An etcd cluster of `members` on 127.0.0.1, each member a process of its own."""
 
-    def __init__(self, tmp, members=1):
+    def __init__(self, tmp, members=1, tls=None):
+        """tls: (cert, key, ca) for the client URLs, which then want a client certificate."""
         self.procs = []
         self.client_urls = []
+        self.tls = tls
+        scheme = "https" if tls else "http"
         peers = [("m%d" % i, free_port(), free_port()) for i in range(members)]
         cluster = ",".join("%s=http://127.0.0.1:%d" % (name, peer) for name, _, peer in peers)
         for name, client, peer in peers:
-            url = "http://127.0.0.1:%d" % client
+            url = "%s://127.0.0.1:%d" % (scheme, client)
             argv = [ETCD, "--name", name, "--data-dir", os.path.join(tmp, "etcd-" + name),
                     "--listen-client-urls", url, "--advertise-client-urls", url,
                     "--listen-peer-urls", "http://127.0.0.1:%d" % peer,
                     "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % peer,
                     "--initial-cluster", cluster, "--initial-cluster-state", "new",
                     "--heartbeat-interval", "50", "--election-timeout", "500"]
+            if tls:
+                argv += ["--cert-file", tls[0], "--key-file", tls[1], "--trusted-ca-file", tls[2],
+                         "--client-cert-auth"]
             log = open(os.path.join(tmp, "etcd-%s.log" % name), "w")
             self.procs.append(subprocess.Popen(argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                                start_new_session=True))
@@ -50,8 +56,13 @@ class Etcd:
         for url in self.client_urls:
             wait_until(lambda: self.healthy(url), timeout=30, interval=0.05, message="etcd at " + url)
 
-    @staticmethod
-    def healthy(url):
+    def healthy(self, url):
+        if self.tls:  # the health endpoint wants a client certificate too: a TCP connect will do
+            try:
+                socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=1).close()
+                return True
+            except OSError:
+                return False
         try:
             with urllib.request.urlopen(url + "/health", timeout=1) as r:
                 return json.loads(r.read()).get("health") == "true"
@@ -321,6 +332,50 @@ class FleetBasicsTest(FleetTestCase):
         self.assertGreater(start[2], self.stamp_of("stop", "hostA")[2])
         waiter.send_signal(signal.SIGTERM)
         self.assertEqual(waiter.wait(timeout=10), 0)
+
+
+def make_certificates(directory):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, with openssl(1)."""
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), cwd=directory, check=True, capture_output=True)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem",
+        "-days", "2", "-subj", "/CN=qc-test-ca")
+    with open(os.path.join(directory, "san.cnf"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n")
+    for who in ("server", "client"):
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", who + "-key.pem", "-out", who + ".csr",
+            "-subj", "/CN=" + who)
+        run("x509", "-req", "-in", who + ".csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+            "-out", who + ".pem", "-days", "2", "-extfile", "san.cnf")
+    return {k: os.path.join(directory, k + ".pem") for k in ("ca", "server", "server-key", "client", "client-key")}
+
+
+@unittest.skipUnless(shutil.which("openssl"), "openssl(1) makes the test's certificates")
+class FleetTlsTest(FleetTestCase):
+    def setUp(self):
+        QcTestCase.setUp(self)
+        if not os.path.exists(ETCD):
+            self.skipTest("etcd is not installed (Debian: etcd-server)")
+        os.makedirs(self.path("pki"))
+        self.pki = make_certificates(self.path("pki"))
+        self.etcd = Etcd(self.tmp, 1, tls=(self.pki["server"], self.pki["server-key"], self.pki["ca"]))
+        self.stamps = self.path("stamps")
+        self._proxies = []
+
+    def test_tls_with_a_client_certificate_as_etcdctl_names_it(self):
+        tls = ["--etcd-cacert", self.pki["ca"], "--etcd-cert", self.pki["client"], "--etcd-key", self.pki["client-key"]]
+        r = subprocess.run(self.lock_argv("hostA", "TLS", *tls, seconds=0), env=self.host_env("hostA"),
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIsNotNone(self.stamp_of("start", "hostA"))
+        r = subprocess.run(self.lock_argv("hostA", "TLS", "--etcd-cacert", self.pki["ca"], seconds=0),
+                           env=self.host_env("hostA"), capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 69, r.stderr)  # no client certificate: refused by etcd
+        self.assertIn(self.etcd.client_urls[0], r.stderr)
+        r = subprocess.run(self.lock_argv("hostA", "TLS", seconds=0), env=self.host_env("hostA"),
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 69, r.stderr)  # etcd's certificate not trusted
+        self.assertEqual(len(self.starts("hostA")), 1)
 
 
 class FleetRaceTest(FleetTestCase):
