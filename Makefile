@@ -8,7 +8,7 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 DEB_PACKAGES := $(shell grep -v '^\#' .ci/packages.txt)
 
-.PHONY: all build test deps clean bench demo windows test-windows deps-windows asan tsan fuzz soak
+.PHONY: all build test deps clean bench demo windows test-windows deps-windows asan tsan fuzz soak install package
 
 all: build
 
@@ -20,6 +20,16 @@ build: $(BUILD)/CMakeCache.txt
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the tools, manual pages, bash completion,
+# the reference, the wrappers and examples, the systemd unit (cmake/Install.cmake).
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# make package: build/qc_VERSION_ARCH.deb, its dependencies computed by dpkg-shlibdeps.
+package: build
+	cd $(BUILD) && cpack -G DEB
 
 deps:
 	$(SUDO) apt-get update
