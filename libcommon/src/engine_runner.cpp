@@ -125,9 +125,7 @@ class EngineRunner::Host : public EngineHost {
     Slot& s = r_.slots_[index];
     if (s.lock) return std::nullopt;
     const auto& spec = s.plan.spec;
-    for (const auto& [key, value] : spec.env) {
-      if (key == "QC_FENCING_TOKEN") return spec.name + "'s fleet name was given back; it is taken again when its supervisor starts";
-    }
+    if (s.in_fleet) return spec.name + "'s fleet name was given back; it is taken again when its supervisor starts";
     auto got = acquire_lock(r_.settings_.lock_dir, spec.name, r_.record_for(spec.name, spec.command, spec.account));
     if (auto* conflict = std::get_if<LockConflict>(&got)) return describe_conflict(*conflict);
     if (auto* error = std::get_if<Error>(&got)) return "cannot take " + spec.name + ": " + error->message;
@@ -177,6 +175,7 @@ void EngineRunner::add(SupervisedProgram program, HeldLock lock, std::unique_ptr
   s.plan = std::move(program);
   s.lock.emplace(std::move(lock));
   if (fleet) s.plan.spec.env.emplace_back("QC_FENCING_TOKEN", std::to_string(fleet->fencing_token()));
+  s.in_fleet = fleet != nullptr;
   s.fleet = std::move(fleet);
 }
 
@@ -219,8 +218,9 @@ int EngineRunner::set_up(Slot& s) {
 }
 
 int EngineRunner::run() {
-  // If we are killed, the guardian stops what we started: before the event loop blocks
-  // signals, and before any thread exists.
+  // If we are killed, the guardian stops what we started: forked before the event loop
+  // blocks signals, and before any thread of ours exists but the fleet's renewals (which
+  // take no lock the guardian needs, and block every signal).
   double longest_stop_s = 0;
   for (const auto& s : slots_) longest_stop_s = std::max(longest_stop_s, s.plan.spec.stop_timeout_s);
   if (!guardian::start(longest_stop_s)) {

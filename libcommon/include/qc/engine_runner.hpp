@@ -150,6 +150,7 @@ class EngineRunner {
     SupervisedProgram plan;
     std::optional<HeldLock> lock;
     std::unique_ptr<FleetHold> fleet;  // released (and reset) before the local lock
+    bool in_fleet = false;             // it had a fleet name
     std::shared_ptr<log::File> log;
     std::unique_ptr<OutputPump> pump;
     NativeHandle output = kInvalidHandle;  // the write end its runs get
