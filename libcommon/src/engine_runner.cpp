@@ -158,7 +158,19 @@ class EngineRunner::Host : public EngineHost {
 EngineRunner::EngineRunner(RunnerSettings settings, RunnerHooks& hooks)
     : settings_(std::move(settings)), hooks_(hooks), json_events_(std::cout) {}
 
-EngineRunner::~EngineRunner() = default;
+EngineRunner::~EngineRunner() {
+  if (guardian_started_) guardian::dismiss();  // idempotent: tear_down() may have done it
+}
+
+void EngineRunner::start_guardian(double stop_timeout_s) {
+  if (guardian_started_) return;
+  guardian_started_ = true;
+  if (!guardian::start(stop_timeout_s)) {
+    log::warn("cannot start the guardian process: if {} is killed, descendants outside its programs' "
+              "process groups may run on",
+              settings_.tool);
+  }
+}
 
 LockRecord EngineRunner::record_for(const std::string& name, const std::vector<std::string>& command,
                                     const std::optional<std::string>& account) const {
@@ -219,15 +231,10 @@ int EngineRunner::set_up(Slot& s) {
 
 int EngineRunner::run() {
   // If we are killed, the guardian stops what we started: forked before the event loop
-  // blocks signals, and before any thread of ours exists but the fleet's renewals (which
-  // take no lock the guardian needs, and block every signal).
+  // blocks signals and before any thread exists (start_guardian()).
   double longest_stop_s = 0;
   for (const auto& s : slots_) longest_stop_s = std::max(longest_stop_s, s.plan.spec.stop_timeout_s);
-  if (!guardian::start(longest_stop_s)) {
-    log::warn("cannot start the guardian process: if {} is killed, descendants outside its programs' "
-              "process groups may run on",
-              settings_.tool);
-  }
+  start_guardian(longest_stop_s);
   for (const auto& s : slots_) guardian::watch_lock_file(s.lock->path());
   adopt_orphaned_descendants();
   auto fail = [this](int code) {

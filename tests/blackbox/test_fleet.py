@@ -101,6 +101,7 @@ class Proxy:
         self.url = "http://127.0.0.1:%d" % self.server.getsockname()[1]
         self.holed = threading.Event()
         self.closed = False
+        self.cutting = False
         self.requests = 0
         self.lock = threading.Lock()
         self.sockets = []
@@ -109,6 +110,17 @@ class Proxy:
     def black_hole(self):
         self.holed.set()
 
+    def cut(self):
+        """A cut instead of a black hole: every connection reset, new ones refused. (shutdown()
+        first: closing a socket another thread blocks on would leave it open in the kernel.)"""
+        self.cutting = True
+        for s in [self.server] + self.sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.close()
+
     def _accept(self):
         while not self.closed:
             try:
@@ -116,6 +128,9 @@ class Proxy:
             except OSError:
                 return
             self.sockets.append(client)
+            if self.cutting:
+                client.close()
+                return
             if self.holed.is_set():
                 continue  # accepted, never answered
             try:
@@ -132,7 +147,7 @@ class Proxy:
         try:
             while True:
                 data = src.recv(65536)
-                if not data:
+                if not data or self.cutting:
                     break
                 if self.holed.is_set():
                     self.holed.wait()  # hold on to it, forever: a black hole
@@ -479,6 +494,22 @@ class FleetRunTest(FleetTestCase):
         self.assertEqual(len(self.starts("hostA")), 1)  # stopped for good, not restarted
         self.wait_started("hostB", timeout=20)
         self.assertEqual(overlaps(read_stamps(self.stamps)), 0)
+        waiter.send_signal(signal.SIGTERM)
+        self.assertEqual(waiter.wait(timeout=10), 0)
+
+
+class FleetCutTest(FleetTestCase):
+    def test_a_holder_cut_off_from_etcd_fences_itself_before_the_waiter_starts(self):
+        proxy = self.proxy()
+        holder = self.start_host("hostA", "CUT", "--lease-ttl", "4", "--stop-timeout", "1", endpoints=proxy.url)
+        self.wait_started("hostA")
+        waiter = self.start_host("hostB", "CUT", "-w", "60", "--lease-ttl", "4", "--stop-timeout", "1")
+        time.sleep(0.3)
+        proxy.cut()
+        self.assertEqual(holder.wait(timeout=20), 75)
+        self.assertIn("lost CUT in the fleet", holder.stderr.read().decode())
+        self.wait_started("hostB", timeout=20)
+        self.assertEqual(overlaps(read_stamps(self.stamps)), 0, read_stamps(self.stamps))
         waiter.send_signal(signal.SIGTERM)
         self.assertEqual(waiter.wait(timeout=10), 0)
 

@@ -81,9 +81,11 @@ int run(const Options& o) {
     log::error("cannot take {}: {}", name, error->message);
     return exit_code::kCannotCreate;
   }
-  // The fleet (docs/fleet.md): after the local lock, released before it.
+  // The fleet (docs/fleet.md): after the local lock, released before it; its renewals run on
+  // a thread, so the guardian is forked first.
   std::unique_ptr<FleetHold> fleet;
   if (o.fleet.configured()) {
+    runner.start_guardian(program.spec.stop_timeout_s);
     auto taken = take_fleet_name(FleetTake{o.fleet, name, serialize_lock_record(record), o.wait_s,
                                            program.spec.stop_timeout_s, o.json, o.conflict_exit_code});
     if (auto* code = std::get_if<int>(&taken)) return *code;

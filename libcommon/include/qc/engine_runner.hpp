@@ -108,6 +108,12 @@ class EngineRunner {
   // when the lease cannot be renewed in time it stops for good (lease_lost), like a lost lock.
   void add(SupervisedProgram program, HeldLock lock, std::unique_ptr<FleetHold> fleet = nullptr);
 
+  // Forks the guardian (guardian.hpp) now, while no thread exists: a tool calls it before
+  // taking fleet names, whose renewals run on a thread (a fork beside a running thread can
+  // leave the child waiting forever on a lock that thread held). run() does it otherwise.
+  // The runner's destruction dismisses it.
+  void start_guardian(double stop_timeout_s);
+
   // Starts the programs and supervises them until everything has ended: the engine's exit
   // code (engine.hpp), or 73 when the loop, a log file or a pipe could not be set up.
   int run();
@@ -191,6 +197,7 @@ class EngineRunner {
   std::string control_secret_;  // Windows: required in every request
   NativeHandle lock_changes_ = kInvalidHandle;
   bool stop_requested_ = false;
+  bool guardian_started_ = false;
   std::optional<SteadyTime> alerts_until_;  // everything ended: alerts still running get until then
 };
 
