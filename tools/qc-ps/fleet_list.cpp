@@ -17,19 +17,13 @@ namespace qc::ps_tool {
 void hand_fleet_over(char**) {}  // the fleet is here
 
 int print_fleet(const Options& o) {
-  auto endpoints = parse_fleet_endpoints(o.fleet_options.etcd);
-  if (!endpoints) {
-    log::error("{}", endpoints.error().message);
+  auto settings = resolve_fleet_settings(o.fleet_options, 0);  // listing holds nothing: no stop to fit
+  if (!settings) {
+    log::error("{}", settings.error().message);
     return exit_code::kUsage;
   }
-  FleetSettings settings;
-  settings.endpoints = std::move(*endpoints);
-  settings.prefix = o.fleet_options.prefix;
-  settings.cacert = o.fleet_options.cacert;
-  settings.cert = o.fleet_options.cert;
-  settings.key = o.fleet_options.key;
-  EtcdClient client(settings);
-  const std::string locks = settings.prefix + "locks/";
+  EtcdClient client(*settings);
+  const std::string locks = settings->prefix + "locks/";
   auto held = client.list(locks);
   if (!held) {
     log::error("{}", held.error().message);
