@@ -112,11 +112,7 @@ class EngineRunner::Host : public EngineHost {
   void program_done(std::size_t index) override {
     Slot& s = r_.slots_[index];
     if (s.pump) s.pump->drain_rest();
-    r_.release_fleet(s);
-    if (s.lock) {
-      if (Status st = s.lock->release(); !st) log::warn("{}", st.error().message);
-      s.lock.reset();
-    }
+    r_.release_names(s);
   }
 
   // A program stopped by STOP gave its name back: START takes it again, unless someone else
@@ -417,11 +413,17 @@ void EngineRunner::check_fleet(const std::vector<NativeHandle>& readable, Steady
   }
 }
 
-void EngineRunner::release_fleet(Slot& s) {
-  if (!s.fleet) return;
-  if (loop_) loop_->unwatch_readable(s.fleet->wake_handle());
-  s.fleet->release();
-  s.fleet.reset();
+// The fleet name first, then the local lock (docs/fleet.md).
+void EngineRunner::release_names(Slot& s) {
+  if (s.fleet) {
+    if (loop_) loop_->unwatch_readable(s.fleet->wake_handle());
+    s.fleet->release();
+    s.fleet.reset();
+  }
+  if (s.lock) {
+    if (Status st = s.lock->release(); !st) log::warn("{}", st.error().message);
+    s.lock.reset();
+  }
 }
 
 void EngineRunner::on_probe(SteadyTime now) {
@@ -444,7 +446,6 @@ std::optional<SteadyTime> EngineRunner::next_deadline() const {
 }
 
 void EngineRunner::tear_down() {
-  for (auto& s : slots_) release_fleet(s);
   for (auto& s : slots_) {
     close_handle(s.output);  // first: a reader thread (Windows) sees the end once every writer is gone
     s.output = kInvalidHandle;
@@ -452,10 +453,7 @@ void EngineRunner::tear_down() {
       s.pump->drain_rest();
       s.pump->flush();
     }
-    if (s.lock) {
-      if (Status st = s.lock->release(); !st) log::warn("{}", st.error().message);
-      s.lock.reset();
-    }
+    release_names(s);
   }
   // The control endpoint and its secret go before the name: a successor's are never removed.
   control_.reset();

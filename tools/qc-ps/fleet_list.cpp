@@ -32,11 +32,7 @@ int print_fleet(const Options& o) {
   std::vector<std::vector<std::string>> rows{{"NAME", "HOST", "PID", "ACCOUNT", "STATE", "TOKEN", "LEASE_LEFT"}};
   for (const auto& [key, holder] : *held) {
     const std::string name = key.substr(locks.size());
-    if (!o.globs.empty()) {
-      bool any = false;
-      for (const auto& glob : o.globs) any = any || glob_match(glob, name);
-      if (!any) continue;
-    }
+    if (!selected(o, name)) continue;
     const auto record = nlohmann::json::parse(holder.record_json, nullptr, false);
     auto text = [&record](const char* k) {
       return record.is_object() && record.contains(k) && record[k].is_string() ? record[k].get<std::string>() : std::string();

@@ -10,7 +10,6 @@
 #include "qc/text.hpp"
 
 namespace qc::ps_tool {
-namespace {
 
 bool selected(const Options& o, const std::string& name) {
   if (o.globs.empty()) return true;
@@ -19,6 +18,8 @@ bool selected(const Options& o, const std::string& name) {
   }
   return false;
 }
+
+namespace {
 
 OutputFormat output_format(Format f) {
   switch (f) {

@@ -23,6 +23,8 @@ struct Options {
 };
 
 int run(const Options& options);
+// Whether NAME is one the NAME-GLOBs ask for (all, without any).
+bool selected(const Options& options, const std::string& name);
 
 // qc-ps stays a static binary free of libcurl: --fleet is handed over to qc-ps-fleet, beside
 // it (fleet_handoff.cpp); qc-ps-fleet, the same tool linked with the fleet, goes on

@@ -170,7 +170,7 @@ class EngineRunner {
   void start_control();
   void verify_locks(SteadyTime now);
   void check_fleet(const std::vector<NativeHandle>& readable, SteadyTime now);
-  void release_fleet(Slot& slot);
+  void release_names(Slot& slot);
   void stop_by_token(std::int32_t token, SteadyTime now);
   void on_signals(const std::vector<SignalEvent>& signals, SteadyTime now);
   std::optional<protocol::Answer> on_control(const std::string& action, const std::string& payload_json,
