@@ -1,6 +1,7 @@
 // The supervision engine (engine.hpp): start order, readiness waits, stops, the end.
 #include "qc/engine.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 #include "qc/exit_codes.hpp"
@@ -28,6 +29,7 @@ SupervisionEngine::SupervisionEngine(std::vector<EngineProgram> programs, Proces
       done_(programs_.size(), false),
       held_(programs_.size(), false),
       removed_(programs_.size(), false),
+      standby_(programs_.size(), false),
       health_(programs_.size()),
       control_(control),
       host_(host) {
@@ -64,6 +66,7 @@ std::size_t SupervisionEngine::add(EngineProgram program, SteadyTime now) {
   done_.push_back(false);
   held_.push_back(false);
   removed_.push_back(false);
+  standby_.push_back(false);
   health_.emplace_back();
   start_next(now);
   advance(now);
@@ -122,7 +125,14 @@ void SupervisionEngine::start(SteadyTime now) {
 }
 
 void SupervisionEngine::start_next(SteadyTime now) {
-  while (!stopping_ && !checking_ && next_ < programs_.size()) {
+  while (!stopping_ && !checking_) {
+    if (!takeovers_.empty()) {  // taken over in the fleet: in its place, before the next
+      const std::size_t i = takeovers_.front();
+      takeovers_.erase(takeovers_.begin());
+      start_takeover(i, now);
+      continue;
+    }
+    if (next_ >= programs_.size()) return;
     if (!start_at_) start_at_ = after(now, programs_[next_].start_delay_s);
     if (now < *start_at_) return;
     start_at_.reset();
@@ -130,6 +140,11 @@ void SupervisionEngine::start_next(SteadyTime now) {
     started_[i] = true;
     ProgramSupervisor& sup = *supervisors_[i];
     if (sup.finished()) continue;  // stopped on request before its turn
+    if (host_.in_standby(i)) {    // it runs on another host: this one waits
+      started_[i] = false;
+      standby_[i] = true;
+      continue;
+    }
     if (auto refusal = host_.refuse_start(i)) {
       stop_all(exit_code::kNo, *refusal, now);
       return;
@@ -159,25 +174,35 @@ void SupervisionEngine::on_ready_result(bool ready, const std::string& why_not, 
   ProgramSupervisor& sup = *supervisors_[i];
   const std::string& name = programs_[i].spec.name;
   const std::string timeout = seconds_text(programs_[i].ready_timeout_s);
+  const bool takeover = checking_takeover_;
   checking_.reset();
+  checking_takeover_ = false;
+  auto not_ready = [&](const std::string& why) {
+    if (!takeover) {
+      stop_all(exit_code::kNo, why, now);
+      return;
+    }
+    takeover_failed(i, why, now);
+    start_next(now);
+    advance(now);
+  };
   if (ready && !sup.process()) {
     // An answer while the program is not running (it crashed, a restart is pending) is not
     // its answer: look again for what is left of the timeout.
     const double left_s = std::chrono::duration<double>(check_deadline_ - now).count();
     if (left_s > 0) {
       checking_ = i;
+      checking_takeover_ = takeover;
       if (host_.begin_ready_check(i, left_s, now)) return;
       checking_.reset();
+      checking_takeover_ = false;
     }
-    stop_all(exit_code::kNo,
-             name + " was not ready within " + timeout + "s (" + programs_[i].ready_check +
-                 " answered while it was not running)",
-             now);
+    not_ready(name + " was not ready within " + timeout + "s (" + programs_[i].ready_check +
+              " answered while it was not running)");
     return;
   }
   if (!ready) {
-    stop_all(exit_code::kNo,
-             name + " was not ready within " + timeout + "s (" + programs_[i].ready_check + ": " + why_not + ")", now);
+    not_ready(name + " was not ready within " + timeout + "s (" + programs_[i].ready_check + ": " + why_not + ")");
     return;
   }
   sup.mark_ready(now);
@@ -240,7 +265,15 @@ void SupervisionEngine::on_exit(Pid pid, const ExitStatus& status, SteadyTime no
   if (!i) return;
   supervisors_[*i]->on_exit(status, now);
   if (!stopping_ && supervisors_[*i]->gave_up() && checking_ == *i) {
-    stop_all(exit_code::kNo, programs_[*i].spec.name + " gave up before it was ready", now);
+    if (checking_takeover_) {
+      host_.cancel_ready_check();
+      checking_.reset();
+      checking_takeover_ = false;
+      takeover_failed(*i, programs_[*i].spec.name + " gave up before it was ready", now);
+      start_next(now);
+    } else {
+      stop_all(exit_code::kNo, programs_[*i].spec.name + " gave up before it was ready", now);
+    }
   }
   advance(now);
 }
@@ -271,7 +304,9 @@ void SupervisionEngine::stop_all(int exit_code, const std::string& why, SteadyTi
   if (checking_) {
     host_.cancel_ready_check();
     checking_.reset();
+    checking_takeover_ = false;
   }
+  takeovers_.clear();
   for (std::size_t i = 0; i < supervisors_.size(); ++i) {
     if (started_[i]) supervisors_[i]->no_more_restarts();
   }
@@ -364,6 +399,69 @@ std::optional<std::string> SupervisionEngine::restart_program(std::size_t index,
   }
 }
 
+// The fleet --------------------------------------------------------------------------------
+
+bool SupervisionEngine::take_over(std::size_t index, SteadyTime now) {
+  if (!standby_[index] || stopping_ || removed_[index]) return false;
+  if (started_[index] && !supervisors_[index]->finished()) return false;  // still stopping
+  standby_[index] = false;
+  takeovers_.insert(std::upper_bound(takeovers_.begin(), takeovers_.end(), index), index);
+  start_next(now);
+  advance(now);
+  return true;
+}
+
+void SupervisionEngine::start_takeover(std::size_t i, SteadyTime now) {
+  ProgramSupervisor& sup = *supervisors_[i];
+  held_[i] = false;
+  done_[i] = false;  // what serves it is the host's again (its names were just taken)
+  stop_sent_[i] = false;
+  started_[i] = true;
+  if (sup.finished()) {
+    sup.revive(now, /*fresh=*/true);
+  } else {
+    sup.start(now);
+  }
+  if (sup.gave_up()) {
+    takeover_failed(i, "cannot start " + programs_[i].spec.name +
+                           (sup.spawn_error() ? ": " + sup.spawn_error()->message : std::string()),
+                    now);
+    return;
+  }
+  if (!programs_[i].spec.needs_ready) {
+    host_.ready_without_check(i);
+    return;
+  }
+  checking_ = i;
+  checking_takeover_ = true;
+  check_deadline_ = after(now, programs_[i].ready_timeout_s);
+  if (Status s = host_.begin_ready_check(i, programs_[i].ready_timeout_s, now); !s) {
+    checking_.reset();
+    checking_takeover_ = false;
+    takeover_failed(i, "cannot check " + programs_[i].spec.name + ": " + s.error().message, now);
+  }
+}
+
+void SupervisionEngine::takeover_failed(std::size_t i, const std::string& why, SteadyTime now) {
+  host_.note(true, why + "; it stops here and its name goes back to the fleet");
+  stop_for_good(i, now);
+}
+
+void SupervisionEngine::to_standby(std::size_t index, SteadyTime now) {
+  if (stopping_ || removed_[index]) return;
+  if (!started_[index] && !standby_[index] && !held_[index]) return;  // before its turn
+  takeovers_.erase(std::remove(takeovers_.begin(), takeovers_.end(), index), takeovers_.end());
+  if (checking_ == index) {
+    host_.cancel_ready_check();
+    checking_.reset();
+    checking_takeover_ = false;
+  }
+  held_[index] = false;
+  standby_[index] = true;
+  stop_for_good(index, now);
+  start_next(now);
+}
+
 void SupervisionEngine::mark_done(std::size_t index) {
   if (done_[index]) return;
   done_[index] = true;
@@ -399,11 +497,12 @@ void SupervisionEngine::advance(SteadyTime now) {
   for (std::size_t i = 0; i < supervisors_.size(); ++i) {
     if (stop_sent_[i] && supervisors_[i]->finished()) mark_done(i);
   }
-  if (next_ < programs_.size() || checking_) return;
+  if (next_ < programs_.size() || checking_ || !takeovers_.empty()) return;
   bool any_gave_up = false;
   bool any_left = false;
   for (std::size_t i = 0; i < supervisors_.size(); ++i) {
-    if (!supervisors_[i]->finished() || held_[i]) return;  // a held program waits for START
+    // A held program waits for START, one in standby for its name.
+    if (!supervisors_[i]->finished() || held_[i] || standby_[i]) return;
     if (removed_[i]) continue;
     any_left = true;
     any_gave_up = any_gave_up || supervisors_[i]->gave_up();

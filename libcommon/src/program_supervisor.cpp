@@ -256,8 +256,9 @@ void ProgramSupervisor::no_more_restarts() {
   }
 }
 
-void ProgramSupervisor::revive(SteadyTime now) {
+void ProgramSupervisor::revive(SteadyTime now, bool fresh) {
   if (!finished()) return;
+  if (fresh) was_ready_ = false;
   stop_requested_ = false;
   consecutive_failures_ = 0;
   total_restarts_ = 0;

@@ -60,6 +60,10 @@ class FakeHost : public EngineHost {
   }
   std::optional<std::string> take_back_refusal;
   std::vector<std::size_t> taken_back;
+  bool in_standby(std::size_t index) override {
+    return std::find(standby.begin(), standby.end(), index) != standby.end();
+  }
+  std::vector<std::size_t> standby;  // runs on another host at its turn
   void note(bool error, const std::string& text) override { notes.push_back((error ? "E " : "I ") + text); }
   Status begin_health_check(std::size_t index, double timeout_s, SteadyTime now) override {
     health_checks.push_back({index, timeout_s, now});
@@ -543,6 +547,100 @@ TEST_F(EngineTest, AProgramRemovedAndAddedBackStartsAgainThroughTakeBack) {
   EXPECT_EQ(host.taken_back, std::vector<std::size_t>{0});
   EXPECT_EQ(processes.started.size(), 2u);
   EXPECT_TRUE(engine.find("BRAIN"));
+}
+
+
+// The fleet (docs/fleet.md): programs another host runs wait in standby; taken over, they
+// start in their place in the order with their ready check; lease loss sends them back.
+TEST_F(EngineTest, StandbyProgramsAreSkippedAndKeepTheEngineRunning) {
+  host.standby = {1};
+  SupervisionEngine engine({program("GATEWAY"), program("BRAIN"), program("WATCHDOG")}, processes, host);
+  engine.start(t0);
+  EXPECT_EQ(processes.started, (std::vector<std::string>{"GATEWAY", "WATCHDOG"}));
+  EXPECT_TRUE(engine.standby(1));
+  EXPECT_FALSE(engine.started(1));
+  EXPECT_TRUE(engine.start_order_done());
+  engine.on_exit(processes.pids["GATEWAY"], ExitStatus{0, 0}, t0 + 1s);
+  engine.on_exit(processes.pids["WATCHDOG"], ExitStatus{0, 0}, t0 + 1s);
+  // Both others ended for good (restart on failure only): the standby still waits.
+  EXPECT_FALSE(engine.finished());
+}
+
+TEST_F(EngineTest, TakeOverStartsWithItsReadyCheckBeforeTheNextInOrder) {
+  host.standby = {0};
+  SupervisionEngine engine({program("GATEWAY", true), program("BRAIN", true), program("WATCHDOG", true)},
+                           processes, host);
+  engine.start(t0);
+  ASSERT_EQ(processes.started, std::vector<std::string>{"BRAIN"});  // its check runs
+  EXPECT_TRUE(engine.take_over(0, t0 + 1s));
+  EXPECT_EQ(processes.started, std::vector<std::string>{"BRAIN"});  // after BRAIN's check
+  engine.on_ready_result(true, "", t0 + 2s);
+  EXPECT_EQ(processes.started, (std::vector<std::string>{"BRAIN", "GATEWAY"}));  // before WATCHDOG
+  EXPECT_EQ(engine.program(0).state(), ProgramState::kStarting);
+  engine.on_ready_result(true, "", t0 + 3s);
+  EXPECT_EQ(engine.program(0).state(), ProgramState::kRunning);
+  EXPECT_EQ(processes.started, (std::vector<std::string>{"BRAIN", "GATEWAY", "WATCHDOG"}));
+  EXPECT_FALSE(engine.standby(0));
+  EXPECT_FALSE(engine.take_over(0, t0 + 4s));  // not in standby
+}
+
+TEST_F(EngineTest, AFailedTakeOverStopsOnlyItself) {
+  host.standby = {1};
+  SupervisionEngine engine({program("GATEWAY"), program("BRAIN", true)}, processes, host);
+  engine.start(t0);
+  ASSERT_TRUE(engine.take_over(1, t0 + 1s));
+  engine.on_ready_result(false, "connection refused", t0 + 31s);
+  EXPECT_FALSE(engine.stopping());
+  ASSERT_EQ(processes.signalled.size(), 1u);
+  EXPECT_EQ(processes.signalled[0].first, "BRAIN");
+  engine.on_exit(processes.pids["BRAIN"], ExitStatus{0, 15}, t0 + 32s);
+  EXPECT_EQ(host.done, std::vector<std::size_t>{1});  // its names go back
+  EXPECT_EQ(engine.program(0).state(), ProgramState::kRunning);
+}
+
+TEST_F(EngineTest, ToStandbyStopsARunningProgramAndItCanBeTakenOverAgain) {
+  SupervisionEngine engine({program("GATEWAY"), program("BRAIN", true)}, processes, host);
+  engine.start(t0);
+  engine.on_ready_result(true, "", t0 + 1s);
+  const Pid first = processes.pids["BRAIN"];
+  engine.to_standby(1, t0 + 2s);
+  EXPECT_TRUE(engine.standby(1));
+  EXPECT_FALSE(engine.take_over(1, t0 + 2s));  // still stopping
+  ASSERT_EQ(processes.signalled.size(), 1u);
+  engine.on_exit(first, ExitStatus{0, 15}, t0 + 3s);
+  EXPECT_EQ(host.done, std::vector<std::size_t>{1});
+  EXPECT_EQ(engine.program(1).state(), ProgramState::kStopped);
+  EXPECT_FALSE(engine.finished());  // it waits in standby
+  ASSERT_TRUE(engine.take_over(1, t0 + 4s));
+  EXPECT_NE(processes.pids["BRAIN"], first);
+  EXPECT_EQ(engine.program(1).state(), ProgramState::kStarting);  // waited for again
+  EXPECT_TRUE(host.taken_back.empty());  // the host took its names before take_over
+  engine.stop_all(0, "", t0 + 5s);
+  exit_all_signalled(engine, t0 + 6s);
+  EXPECT_TRUE(engine.finished());
+}
+
+TEST_F(EngineTest, AHeldProgramCanGoToStandby) {
+  SupervisionEngine engine({program("BRAIN")}, processes, host);
+  engine.start(t0);
+  ASSERT_FALSE(engine.stop_program(0, t0 + 1s));
+  engine.on_exit(processes.pids["BRAIN"], ExitStatus{0, 15}, t0 + 2s);
+  engine.to_standby(0, t0 + 3s);
+  EXPECT_TRUE(engine.standby(0));
+  EXPECT_FALSE(engine.held(0));
+  EXPECT_TRUE(engine.take_over(0, t0 + 4s));
+  EXPECT_EQ(processes.started.size(), 2u);
+}
+
+TEST_F(EngineTest, StopAllEndsAStandbyWithoutStartingIt) {
+  host.standby = {0};
+  SupervisionEngine engine({program("BRAIN"), program("WATCHDOG")}, processes, host);
+  engine.start(t0);
+  engine.stop_all(0, "", t0 + 1s);
+  exit_all_signalled(engine, t0 + 2s);
+  EXPECT_TRUE(engine.finished());
+  EXPECT_EQ(processes.started, std::vector<std::string>{"WATCHDOG"});
+  EXPECT_FALSE(engine.take_over(0, t0 + 3s));
 }
 
 }  // namespace

@@ -58,6 +58,9 @@ class EngineHost {
   // A program released by program_done is started again (START): take back what serves it
   // (its lock), or say why not.
   virtual std::optional<std::string> take_back(std::size_t) { return std::nullopt; }
+  // At program `index`'s turn in the start order: whether it waits in standby instead of
+  // starting (the fleet, docs/fleet.md: another host holds its name).
+  virtual bool in_standby(std::size_t) { return false; }
   // Begins one health check of program `index`, answered with on_health_result; cancels one.
   // Only programs with a HealthCheck are checked.
   virtual Status begin_health_check(std::size_t, double /*timeout_s*/, SteadyTime) { return {}; }
@@ -110,6 +113,18 @@ class SupervisionEngine {
   // Stopped by STOP and not started since.
   bool held(std::size_t index) const { return held_[index]; }
 
+  // The fleet (docs/fleet.md). A program in standby has had its turn but runs elsewhere: it
+  // is neither running nor finished (the engine does not finish while one waits).
+  //   take_over   its name was taken here: it starts in its place in the order, after the
+  //               ready check in progress, as a first run (its ready check respected; a
+  //               failed one gives it up, and only it); false when it is not in standby;
+  //   to_standby  it stops for good here (program_done releases what serves it once it has
+  //               ended) and waits in standby again; also one held by STOP. Nothing for a
+  //               program that has not had its turn (in_standby decides then).
+  bool take_over(std::size_t index, SteadyTime now);
+  void to_standby(std::size_t index, SteadyTime now);
+  bool standby(std::size_t index) const { return standby_[index]; }
+
   // Reload (the difference between the running config and a new one, decided by the tool):
   //   add      a new program at the end of the start order; it starts in its turn (after
   //            the ready check in progress, if any), its ready check respected. Its index.
@@ -142,6 +157,9 @@ class SupervisionEngine {
 
  private:
   void start_next(SteadyTime now);
+  void start_takeover(std::size_t index, SteadyTime now);
+  // A take-over's run failed to be ready or gave up before: it alone stops.
+  void takeover_failed(std::size_t index, const std::string& why, SteadyTime now);
   void advance(SteadyTime now);
   void mark_done(std::size_t index);
   // Why program `index` cannot be controlled now, if it cannot.
@@ -165,6 +183,7 @@ class SupervisionEngine {
   std::vector<bool> done_;
   std::vector<bool> held_;
   std::vector<bool> removed_;
+  std::vector<bool> standby_;
   std::vector<HealthState> health_;
   ProcessControl& control_;
   EngineHost& host_;
@@ -172,6 +191,8 @@ class SupervisionEngine {
   std::size_t next_ = 0;                 // the next program to start
   std::optional<SteadyTime> start_at_;   // when it may start (start_delay_s)
   std::optional<std::size_t> checking_;  // the program whose ready check runs
+  bool checking_takeover_ = false;       // that check is a take-over's: a failure gives it up alone
+  std::vector<std::size_t> takeovers_;   // taken over, to start before the next in the order
   SteadyTime check_deadline_{};          // when that check times out
   bool stopping_ = false;
   bool killing_ = false;

@@ -120,7 +120,8 @@ class ProgramSupervisor {
   void no_more_restarts();
   // START on request: a finished program (exited, given up, stopped) starts again with its
   // restart count at zero. Nothing happens to one that is not finished.
-  void revive(SteadyTime now);
+  // `fresh`: as a first run, waited for by its ready check again (a fleet take-over).
+  void revive(SteadyTime now, bool fresh = false);
   // RESTART on request: a running program is stopped (its stop signal, SIGKILL at the stop
   // timeout) and started again as soon as it has ended, with no backoff and nothing counted
   // against its restarts; one waiting out a backoff starts now. Only those two states.
