@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,6 +49,16 @@ struct FleetHolder {
 };
 std::string describe_fleet_holder(const std::string& name, const FleetHolder& holder);
 
+// One change seen by a watch: a key put (created or changed) or deleted (or expired).
+struct WatchEvent {
+  bool deleted = false;
+  std::string key;
+  std::string value;
+  std::int64_t revision = 0;  // the change's
+};
+// The smallest key after every key that starts with `prefix` (etcd's range_end).
+std::string etcd_prefix_end(std::string prefix);
+
 // One etcd cluster: blocking requests, each within `timeout_ms`, on the first endpoint that
 // answers (the last one that did first). Not shared between threads.
 class EtcdClient {
@@ -72,9 +83,22 @@ class EtcdClient {
                                                          std::int64_t lease);
   Status put(const std::string& key, const std::string& value, std::int64_t lease);
   Result<std::optional<FleetHolder>> get(const std::string& key);
-  // Every key under `prefix` with its holder and its lease's seconds left.
-  Result<std::vector<std::pair<std::string, FleetHolder>>> list(const std::string& prefix);
+  // Every key under `prefix` with its holder; `revision`: the store's when it was read.
+  Result<std::vector<std::pair<std::string, FleetHolder>>> list(const std::string& prefix,
+                                                                std::int64_t* revision = nullptr);
+  // Deletes `key` if it is still the one created at `create_revision` (a name given back by
+  // its holder, never a later holder's).
+  Status remove_if_created_at(const std::string& key, std::int64_t create_revision);
+  Status remove(const std::string& key);
   Result<std::int64_t> time_to_live(std::int64_t lease);
+  // Streams the changes of `key` (with `range_end`, of [key, range_end)) after `revision`,
+  // which follows the last change seen, to `on_event` until it returns true (then true),
+  // `deadline` passes or `cancel` becomes true (false), or the stream is cut (an error: watch
+  // again from `revision`). No polling: one streaming request. `cancel` is looked at about
+  // once a second.
+  Result<bool> watch(const std::string& key, const std::string& range_end, std::int64_t& revision,
+                     std::optional<SteadyTime> deadline, const std::atomic<bool>& cancel,
+                     const std::function<bool(const WatchEvent&)>& on_event);
   // Blocks until `key` is deleted (or expires) after `revision`, `deadline` passes (false),
   // or `cancel` becomes true (false). No polling: one streaming watch request.
   Result<bool> wait_deleted(const std::string& key, std::int64_t revision, std::optional<SteadyTime> deadline,

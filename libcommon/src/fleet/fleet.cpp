@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -82,18 +83,6 @@ std::int64_t i64(const json& j, const char* key) {
   return 0;
 }
 
-// The smallest key after every key that starts with `prefix` (etcd's range_end).
-std::string prefix_end(std::string prefix) {
-  while (!prefix.empty()) {
-    if (static_cast<unsigned char>(prefix.back()) < 0xFF) {
-      prefix.back() = static_cast<char>(prefix.back() + 1);
-      return prefix;
-    }
-    prefix.pop_back();
-  }
-  return std::string(1, '\0');
-}
-
 FleetHolder holder_from(const json& kv) {
   FleetHolder h;
   h.record_json = unbase64(kv.value("value", ""));
@@ -119,6 +108,17 @@ size_t append_body(char* data, size_t size, size_t count, void* out) {
 }
 
 }  // namespace
+
+std::string etcd_prefix_end(std::string prefix) {
+  while (!prefix.empty()) {
+    if (static_cast<unsigned char>(prefix.back()) < 0xFF) {
+      prefix.back() = static_cast<char>(prefix.back() + 1);
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return std::string(1, '\0');
+}
 
 Result<std::vector<std::string>> parse_fleet_endpoints(const std::string& text) {
   std::vector<std::string> out;
@@ -293,14 +293,18 @@ Result<std::optional<FleetHolder>> EtcdClient::get(const std::string& key) {
   if (!r) return r.error();
   const auto j = json::parse(*r, nullptr, false);
   if (!j.contains("kvs") || !j["kvs"].is_array() || j["kvs"].empty()) return std::optional<FleetHolder>();
-  return std::optional<FleetHolder>(holder_from(j["kvs"][0]));
+  FleetHolder holder = holder_from(j["kvs"][0]);
+  holder.seen_at = j.contains("header") ? i64(j["header"], "revision") : 0;
+  return std::optional<FleetHolder>(holder);
 }
 
-Result<std::vector<std::pair<std::string, FleetHolder>>> EtcdClient::list(const std::string& prefix) {
-  json body{{"key", base64(prefix)}, {"range_end", base64(prefix_end(prefix))}};
+Result<std::vector<std::pair<std::string, FleetHolder>>> EtcdClient::list(const std::string& prefix,
+                                                                          std::int64_t* revision) {
+  json body{{"key", base64(prefix)}, {"range_end", base64(etcd_prefix_end(prefix))}};
   auto r = post("/v3/kv/range", body.dump(), kRequestTimeoutMs);
   if (!r) return r.error();
   const auto j = json::parse(*r, nullptr, false);
+  if (revision) *revision = j.contains("header") ? i64(j["header"], "revision") : 0;
   std::vector<std::pair<std::string, FleetHolder>> out;
   if (!j.contains("kvs") || !j["kvs"].is_array()) return out;
   for (const auto& kv : j["kvs"]) out.emplace_back(unbase64(kv.value("key", "")), holder_from(kv));
@@ -318,10 +322,13 @@ namespace {
 
 struct WatchState {
   std::string buffer;
-  bool deleted = false;
+  bool done = false;  // on_event said so
   std::optional<SteadyTime> deadline;
   const std::atomic<bool>* cancel = nullptr;
   bool timed_out = false;
+  bool answered = false;  // the member answered (a line came)
+  std::int64_t* last_revision = nullptr;
+  const std::function<bool(const WatchEvent&)>* on_event = nullptr;
 };
 
 size_t on_watch_data(char* data, size_t size, size_t count, void* p) {
@@ -329,15 +336,26 @@ size_t on_watch_data(char* data, size_t size, size_t count, void* p) {
   w->buffer.append(data, size * count);
   // One JSON object per response, each on its own line.
   std::size_t nl;
-  while ((nl = w->buffer.find('\n')) != std::string::npos) {
+  while (!w->done && (nl = w->buffer.find('\n')) != std::string::npos) {
     const auto j = json::parse(w->buffer.substr(0, nl), nullptr, false);
     w->buffer.erase(0, nl + 1);
     if (!j.is_object() || !j.contains("result")) continue;
+    w->answered = true;
     for (const auto& e : j["result"].value("events", json::array())) {
-      if (e.value("type", "") == "DELETE") w->deleted = true;
+      WatchEvent event;
+      event.deleted = e.value("type", "") == "DELETE";  // PUT, the zero value, is left out
+      const json kv = e.value("kv", json::object());
+      event.key = unbase64(kv.value("key", ""));
+      event.value = unbase64(kv.value("value", ""));
+      event.revision = i64(kv, "mod_revision");
+      if (event.revision > *w->last_revision) *w->last_revision = event.revision;
+      if ((*w->on_event)(event)) {
+        w->done = true;
+        break;
+      }
     }
   }
-  return w->deleted ? 0 : size * count;  // 0 ends the transfer: we know enough
+  return w->done ? 0 : size * count;  // 0 ends the transfer: we know enough
 }
 
 int on_watch_progress(void* p, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
@@ -352,20 +370,24 @@ int on_watch_progress(void* p, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 }  // namespace
 
-Result<bool> EtcdClient::wait_deleted(const std::string& key, std::int64_t revision,
-                                      std::optional<SteadyTime> deadline, const std::atomic<bool>& cancel) {
+Result<bool> EtcdClient::watch(const std::string& key, const std::string& range_end, std::int64_t& revision,
+                               std::optional<SteadyTime> deadline, const std::atomic<bool>& cancel,
+                               const std::function<bool(const WatchEvent&)>& on_event) {
   CURL* curl = curl_easy_init();
   if (!curl) return Error{"cannot initialise libcurl"};
-  json body{{"create_request", {{"key", base64(key)}, {"start_revision", std::to_string(revision + 1)}}}};
-  const std::string text = body.dump();
   std::string tried;
   Result<bool> result = Error{"no etcd endpoint"};
   for (std::size_t k = 0; k < settings_.endpoints.size(); ++k) {
+    json request{{"key", base64(key)}, {"start_revision", std::to_string(revision + 1)}};
+    if (!range_end.empty()) request["range_end"] = base64(range_end);
+    const std::string text = json{{"create_request", request}}.dump();
     const std::size_t e = (impl_->preferred + k) % settings_.endpoints.size();
     const std::string url = settings_.endpoints[e] + "/v3/watch";
     WatchState w;
     w.deadline = deadline;
     w.cancel = &cancel;
+    w.last_revision = &revision;
+    w.on_event = &on_event;
     curl_easy_reset(curl);
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text.c_str());
@@ -378,7 +400,7 @@ Result<bool> EtcdClient::wait_deleted(const std::string& key, std::int64_t revis
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &w);
     set_tls(curl, settings_);
     const CURLcode rc = curl_easy_perform(curl);
-    if (w.deleted) {
+    if (w.done) {
       result = true;
       break;
     }
@@ -388,9 +410,32 @@ Result<bool> EtcdClient::wait_deleted(const std::string& key, std::int64_t revis
     }
     tried += (tried.empty() ? "" : "; ") + settings_.endpoints[e] + " (" + curl_easy_strerror(rc) + ")";
     result = Error{"cannot watch " + key + " in etcd: " + tried};
+    if (w.answered) break;  // it was cut after it had worked: the caller watches again
   }
   curl_easy_cleanup(curl);
   return result;
+}
+
+Result<bool> EtcdClient::wait_deleted(const std::string& key, std::int64_t revision,
+                                      std::optional<SteadyTime> deadline, const std::atomic<bool>& cancel) {
+  return watch(key, "", revision, deadline, cancel, [](const WatchEvent& e) { return e.deleted; });
+}
+
+Status EtcdClient::remove_if_created_at(const std::string& key, std::int64_t create_revision) {
+  const std::string k = base64(key);
+  json body{{"compare", json::array({{{"key", k}, {"result", "EQUAL"}, {"target", "CREATE"},
+                                      {"create_revision", std::to_string(create_revision)}}})},
+            {"success", json::array({{{"request_delete_range", {{"key", k}}}}})}};
+  auto r = post("/v3/kv/txn", body.dump(), kRequestTimeoutMs);
+  if (!r) return r.error();
+  return {};
+}
+
+Status EtcdClient::remove(const std::string& key) {
+  json body{{"key", base64(key)}};
+  auto r = post("/v3/kv/deleterange", body.dump(), kRequestTimeoutMs);
+  if (!r) return r.error();
+  return {};
 }
 
 // FleetLock ------------------------------------------------------------------------------

@@ -13,4 +13,10 @@ std::variant<std::unique_ptr<FleetHold>, int> take_fleet_name(const FleetTake& t
   return exit_code::kUnavailable;
 }
 
+std::variant<std::unique_ptr<FleetMember>, int> join_fleet(const FleetOptions&, double) {
+  log::error("cannot join the fleet: this build of qc has no fleet (no libcurl); remove LAUNCH.fleet for this "
+             "host's locks only");
+  return exit_code::kUnavailable;
+}
+
 }  // namespace qc
