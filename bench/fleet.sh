@@ -2,7 +2,8 @@
 # bench/fleet.sh: the fleet lock (docs/fleet.md) against a local etcd started here on
 # loopback ports of its own: qc-lock --etcd's acquire-and-release round trip next to
 # `etcdctl lock NAME true` in one hyperfine run, and the takeover time of a waiting qc-lock -w
-# after a graceful release and after a SIGKILL of the holder.
+# after a graceful release and after a SIGKILL of the holder; then qc-launch's failover of a
+# host with 20 programs and its idle etcd traffic (bench/fleet_launch.py).
 #   usage: bash bench/fleet.sh [BIN_DIR]      (BIN_DIR defaults to build/bin)
 # Needs hyperfine, etcd (etcd-server) and etcdctl (etcd-client).
 set -euo pipefail
@@ -36,3 +37,4 @@ hyperfine -N --warmup 10 --runs 200 --export-json "$WORK/lock.json" \
 
 cc -O2 -static -o "$WORK/stamp" "$HERE/stamp.c"
 python3 "$HERE/fleet.py" "$BIN" "$WORK/stamp" "$WORK" "$URL" "$WORK/lock.json"
+python3 "$HERE/fleet_launch.py" "$BIN" "$WORK/stamp" "$WORK" "$URL"

@@ -1,8 +1,8 @@
 # make install and make package (Linux): GNUInstallDirs under CMAKE_INSTALL_PREFIX (make
 # install: /usr/local unless PREFIX says otherwise; DESTDIR honoured), and a .deb through
 # CPack whose dependencies dpkg-shlibdeps computes. What goes where:
-#   bin/                        the six tools, and qc-lock-fleet and qc-ps-fleet, which qc-lock
-#                               and qc-ps run in their place for the fleet (docs/fleet.md)
+#   bin/                        the six tools, and qc-lock-fleet, qc-ps-fleet and qc-launch-fleet,
+#                               which qc-lock, qc-ps and qc-launch run for the fleet (docs/fleet.md)
 #   share/man/man1, man5        the manual pages, built from docs/ by cmake/man.sh
 #   share/bash-completion/completions/<tool>
 #   share/doc/qc/               the reference (docs/) and the README
@@ -12,7 +12,7 @@ include(GNUInstallDirs)
 
 set(QC_TOOLS qc-lock qc-run qc-launch qc-shutdown qc-ps qc-heartbeat)
 install(TARGETS ${QC_TOOLS} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-foreach(helper qc-lock-fleet qc-ps-fleet)
+foreach(helper qc-lock-fleet qc-ps-fleet qc-launch-fleet)
   if(TARGET ${helper})
     install(TARGETS ${helper} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   endif()

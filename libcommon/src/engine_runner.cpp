@@ -4,6 +4,7 @@
 #include "qc/engine_runner.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 
@@ -112,8 +113,11 @@ class EngineRunner::Host : public EngineHost {
   void program_done(std::size_t index) override {
     Slot& s = r_.slots_[index];
     if (s.pump) s.pump->drain_rest();
-    r_.release_names(s);
+    // A fleet program that waits in standby (or for START) keeps this host's lock.
+    r_.release_names(s, r_.member_ && !r_.engine_->stopping() && !r_.engine_->removed(index));
   }
+
+  bool in_standby(std::size_t index) override { return r_.member_ && r_.slots_[index].fleet_token == 0; }
 
   // A program stopped by STOP gave its name back: START takes it again, unless someone else
   // has taken it meanwhile.
@@ -177,6 +181,8 @@ void EngineRunner::hold_own_lock(HeldLock lock, LockRecord record) {
   own_lock_.emplace(std::move(lock));
   own_record_ = std::move(record);
 }
+
+void EngineRunner::join_fleet(std::unique_ptr<FleetMember> member) { member_ = std::move(member); }
 
 void EngineRunner::add(SupervisedProgram program, HeldLock lock, std::unique_ptr<FleetHold> fleet) {
   Slot& s = slots_.emplace_back();
@@ -262,8 +268,13 @@ int EngineRunner::run() {
   lock_changes_ = lock_change_handle();
   if (lock_changes_ != kInvalidHandle) loop_->watch_readable(lock_changes_);
   if (settings_.control && own_lock_) start_control();
+  if (member_ && !settle_fleet()) {
+    tear_down();
+    return exit_code::kOk;
+  }
 
   engine_->start(Clock::now());
+  if (member_) show_standbys();
   for (;;) {
     const auto before = Clock::now();
     hooks_.on_wake(before);
@@ -290,6 +301,7 @@ int EngineRunner::run() {
     };
     if (woke(lock_changes_)) verify_locks(now);
     check_fleet(readable, now);
+    if (member_) on_fleet_updates(now);
     for (const auto& exit : events->exits) {
       if (alerts_ && alerts_->on_exit(exit.pid, exit.status)) continue;
       if (!engine_->find(exit.pid)) continue;  // an adopted descendant, or the guardian
@@ -414,13 +426,18 @@ void EngineRunner::check_fleet(const std::vector<NativeHandle>& readable, Steady
 }
 
 // The fleet name first, then the local lock (docs/fleet.md).
-void EngineRunner::release_names(Slot& s) {
+void EngineRunner::release_names(Slot& s, bool keep_local) {
   if (s.fleet) {
     if (loop_) loop_->unwatch_readable(s.fleet->wake_handle());
     s.fleet->release();
     s.fleet.reset();
   }
-  if (s.lock) {
+  if (member_ && s.fleet_token != 0) {
+    member_->give_back(s.plan.spec.name, s.fleet_token);
+    s.fleet_token = 0;
+    if (s.record) s.record->set_fencing_token(std::nullopt);
+  }
+  if (s.lock && !keep_local) {
     if (Status st = s.lock->release(); !st) log::warn("{}", st.error().message);
     s.lock.reset();
   }
@@ -441,7 +458,9 @@ std::optional<SteadyTime> EngineRunner::next_deadline() const {
   for (const auto& s : slots_) {
     if (s.pump) deadline = earliest(deadline, s.pump->deadline());
     if (s.fleet && !s.lock_lost) deadline = earliest(deadline, s.fleet->fence_deadline(s.plan.spec.stop_timeout_s));
+    if (member_ && s.fleet_token != 0) deadline = earliest(deadline, member_->fence_deadline(s.plan.spec.stop_timeout_s));
   }
+  deadline = earliest(deadline, fleet_retry_at_);
   return earliest(deadline, hooks_.deadline());
 }
 
@@ -455,6 +474,7 @@ void EngineRunner::tear_down() {
     }
     release_names(s);
   }
+  if (member_) member_->leave();  // the lease revoked: whatever it still held goes at once
   // The control endpoint and its secret go before the name: a successor's are never removed.
   control_.reset();
   if (!control_secret_.empty()) {
@@ -478,7 +498,8 @@ std::optional<std::string> EngineRunner::add_running(SupervisedProgram program, 
   }
   guardian::watch_lock_file(s.lock->path());
   if (settings_.stop_requests) loop_->accept_stop_requests({program_stop_token(s.plan.spec.name)});
-  engine_->add(engine_program(s.plan, &s.sink), now);
+  engine_->add(engine_program(s.plan, &s.sink), now);  // in the fleet: in standby until taken
+  if (member_) try_take(slots_.size() - 1);
   return std::nullopt;
 }
 
@@ -498,6 +519,7 @@ void EngineRunner::replace(std::size_t index, SupervisedProgram program, SteadyT
 }
 
 std::optional<std::string> EngineRunner::readd(std::size_t index, SupervisedProgram program, SteadyTime now) {
+  if (member_) return program.spec.name + " was removed earlier; in a fleet it comes back when qc-launch starts again";
   Slot& s = slots_[index];
   s.plan = std::move(program);
   s.record->describe(s.plan.spec.command, s.plan.spec.account);
@@ -508,6 +530,7 @@ std::optional<std::string> EngineRunner::readd(std::size_t index, SupervisedProg
 
 std::string EngineRunner::state_word(std::size_t i) const {
   if (engine_->held(i)) return "stopped";
+  if (engine_->standby(i)) return member_ && member_->stopped(slots_[i].plan.spec.name) ? "stopped" : "standby";
   if (!engine_->started(i)) return "waiting";
   switch (engine_->program(i).state()) {
     case ProgramState::kStarting: return "starting";
@@ -570,12 +593,25 @@ std::string EngineRunner::status_json() const {
     }
     j["restarts"] = sup.restarts();
     j["last_status"] = sup.last_status() ? ordered_json(sup.last_status()->as_exit_code()) : ordered_json(nullptr);
+    if (member_) {
+      const Slot& s = slots_[i];
+      ordered_json f;
+      f["holds"] = s.fleet_token != 0;
+      f["fencing_token"] = s.fleet_token != 0 ? ordered_json(s.fleet_token) : ordered_json(nullptr);
+      f["stopped"] = member_->stopped(spec.name);
+      f["holder"] = s.fleet_holder.empty() ? ordered_json(nullptr) : ordered_json(s.fleet_holder);
+      j["fleet"] = std::move(f);
+    }
     programs.push_back(std::move(j));
   }
   ordered_json out;
   out["name"] = own_record_.name;
   out["pid"] = own_record_.pid;
   for (const auto& [key, value] : settings_.status_fields) out[key] = value;
+  if (member_) {
+    out["fleet"] = {{"host", member_->host()},
+                    {"lease_left_s", std::round(member_->lease_left_s() * 10) / 10}};
+  }
   out["programs"] = std::move(programs);
   return dump(out);
 }
@@ -634,6 +670,9 @@ std::optional<protocol::Answer> EngineRunner::on_control(const std::string& acti
   if (slots_[*index].lock_lost) {
     return refuse(wanted + " lost its name to another process; it cannot be started again by " + own_record_.name);
   }
+  if (member_ && action == "START") {
+    if (auto answer = fleet_start(*index, now)) return answer;
+  }
   std::optional<std::string> refusal;
   if (action == "START") {
     refusal = engine_->start_program(*index, now);
@@ -650,6 +689,221 @@ std::optional<protocol::Answer> EngineRunner::on_control(const std::string& acti
   ordered_json data;
   data["name"] = wanted;
   data["state"] = state_word(*index);
+  return protocol::Answer{true, data.dump(), ""};
+}
+
+// The fleet as a host (join_fleet, docs/fleet.md) -------------------------------------------
+
+// Asks for program `index`'s fleet name when this host may run it: it waits in standby (or
+// has not had its turn), nothing of it still runs, it is not stopped by STOP or fleet-wide,
+// and no hand-over to another host is asked for.
+void EngineRunner::try_take(std::size_t index) {
+  Slot& s = slots_[index];
+  if (!member_ || s.fleet_token != 0 || s.fleet_taking || s.lock_lost || !s.lock) return;
+  const std::string& name = s.plan.spec.name;
+  if (engine_) {
+    if (engine_->stopping() || engine_->removed(index) || engine_->held(index)) return;
+    if (engine_->started(index) && !engine_->standby(index)) return;  // it runs here, or has ended here
+    if (engine_->started(index) && !engine_->program(index).finished()) return;  // still stopping
+  }
+  if (member_->stopped(name)) return;
+  const std::string to = member_->handover_to(name);
+  if (!to.empty() && to != member_->host()) return;
+  s.fleet_taking = true;
+  LockRecord record = record_for(name, s.plan.spec.command, s.plan.spec.account);
+  member_->take(name, serialize_lock_record(record));
+}
+
+// Self-fencing, or a lease that is gone: it stops here before another host can take it, and
+// waits in standby. Its key went (or goes) with the lease: nothing to give back.
+void EngineRunner::fence_fleet(std::size_t index, const std::string& why, SteadyTime now) {
+  Slot& s = slots_[index];
+  SupervisorEvent e;
+  e.event = "lease_lost";
+  e.name = s.plan.spec.name;
+  if (auto process = engine_->program(index).process()) e.pid = process->pid;
+  e.restarts = engine_->program(index).restarts();
+  e.record_state = "stopping";
+  e.detail = "lost " + e.name + " in the fleet: " + why +
+             "; stopping it before the lease can expire, so that no other host runs it beside this one; it waits "
+             "in standby";
+  s.sink.emit(e);
+  s.fleet_token = 0;
+  if (s.record) s.record->set_fencing_token(std::nullopt);
+  engine_->to_standby(index, now);
+}
+
+void EngineRunner::on_fleet_updates(SteadyTime now) {
+  auto slot_of = [this](const std::string& name) -> std::optional<std::size_t> {
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      if (slots_[i].plan.spec.name == name && !engine_->removed(i)) return i;
+    }
+    return std::nullopt;
+  };
+  // Stops program `i` here and gives its name back once it has ended (before its turn: now).
+  auto let_go = [this, now](std::size_t i) {
+    Slot& s = slots_[i];
+    if (engine_->started(i) || engine_->standby(i) || engine_->held(i)) {
+      engine_->to_standby(i, now);
+    } else {
+      release_names(s, /*keep_local=*/true);
+    }
+  };
+  bool take_all = false;
+  for (auto& u : member_->updates()) {
+    using Kind = FleetUpdate::Kind;
+    if (u.kind == Kind::kNewLease) {  // what the old lease held is gone
+      for (std::size_t i = 0; i < slots_.size(); ++i) {
+        if (slots_[i].fleet_token != 0) fence_fleet(i, "this host's lease expired", now);
+        slots_[i].standby_shown = false;  // those marks went with it
+      }
+      take_all = true;
+      continue;
+    }
+    const auto index = slot_of(u.name);
+    if (!index) continue;
+    Slot& s = slots_[*index];
+    const std::string& name = s.plan.spec.name;
+    switch (u.kind) {
+      case Kind::kTaken: {
+        s.fleet_taking = false;
+        s.fleet_holder.clear();
+        if (u.lease != member_->lease()) {  // taken with a lease that is gone since: so is the key
+          take_all = true;
+          break;
+        }
+        s.fleet_token = u.token;
+        if (s.asked_handover) {
+          member_->handover_done(name);
+          s.asked_handover = false;
+        }
+        const std::string to = member_->handover_to(name);
+        if (engine_->stopping() || member_->stopped(name) || (!to.empty() && to != member_->host())) {
+          release_names(s, /*keep_local=*/true);  // stopped or asked for meanwhile
+          break;
+        }
+        auto& env = s.plan.spec.env;
+        env.erase(std::remove_if(env.begin(), env.end(), [](const auto& kv) { return kv.first == "QC_FENCING_TOKEN"; }),
+                  env.end());
+        env.emplace_back("QC_FENCING_TOKEN", std::to_string(u.token));
+        engine_->update(*index, engine_program(s.plan, &s.sink), now);
+        if (s.record) s.record->set_fencing_token(u.token);
+        if (engine_->standby(*index)) {
+          log::info("{}: this host took it in the fleet (fencing token {}); starting it", name, u.token);
+          engine_->take_over(*index, now);
+        }
+        break;
+      }
+      case Kind::kHeld:
+        s.fleet_taking = false;
+        if (s.fleet_holder != u.detail) log::info("{}; {} waits in standby here", u.detail, name);
+        s.fleet_holder = u.detail;
+        if (!s.plan.prefer_host.empty() && s.plan.prefer_host == member_->host() && !s.asked_handover) {
+          log::info("{} prefers this host ({}): asking its holder to hand it over", name, member_->host());
+          member_->ask_handover(name);
+          s.asked_handover = true;
+        }
+        break;
+      case Kind::kTakeFailed:
+        s.fleet_taking = false;
+        log::warn("cannot take {} in the fleet: {}; trying again in a second", name, u.detail);
+        if (!fleet_retry_at_) fleet_retry_at_ = now + std::chrono::seconds(1);
+        break;
+      case Kind::kFree:
+        s.fleet_holder.clear();
+        if (s.fleet_token != 0 && u.token > s.fleet_token) {  // our key, deleted under us
+          fence_fleet(*index, "its key was deleted in etcd", now);
+          break;
+        }
+        try_take(*index);
+        break;
+      case Kind::kStopped:
+        if (s.fleet_token == 0) break;
+        log::info("{} was stopped fleet-wide; stopping it here (qc-launch --start {} runs it again)", name, name);
+        let_go(*index);
+        break;
+      case Kind::kStopCleared: try_take(*index); break;
+      case Kind::kHandover:
+        if (u.detail == member_->host() || s.fleet_token == 0) break;
+        log::info("{} prefers host {}: handing it over", name, u.detail);
+        let_go(*index);
+        break;
+      case Kind::kNewLease: break;
+    }
+  }
+  // Self-fencing: the lease could not be renewed in time.
+  bool fenced = false;
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    Slot& s = slots_[i];
+    if (s.fleet_token == 0 || now < member_->fence_deadline(s.plan.spec.stop_timeout_s)) continue;
+    fence_fleet(i, member_->failure(), now);
+    fenced = true;
+  }
+  if (fenced) member_->abandon_lease();
+  if (fleet_retry_at_ && now >= *fleet_retry_at_) {
+    fleet_retry_at_.reset();
+    take_all = true;
+  }
+  if (take_all) {
+    for (std::size_t i = 0; i < slots_.size(); ++i) try_take(i);
+  }
+  show_standbys();
+}
+
+// qc-ps --fleet lists the hosts that stand by for each name.
+void EngineRunner::show_standbys() {
+  if (!engine_ || engine_->stopping()) return;  // the lease goes soon, and with it every mark
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    Slot& s = slots_[i];
+    const bool standby = engine_->standby(i) && !engine_->removed(i) && !member_->stopped(s.plan.spec.name);
+    if (standby == s.standby_shown) continue;
+    s.standby_shown = standby;
+    const auto& spec = s.plan.spec;
+    member_->mark_standby(spec.name, standby, serialize_lock_record(record_for(spec.name, spec.command, spec.account)));
+  }
+}
+
+// Before the first start: every program's fleet name asked for, and the answers awaited (a
+// few milliseconds; at most 5 s). False when SIGINT or SIGTERM came meanwhile.
+bool EngineRunner::settle_fleet() {
+  loop_->watch_readable(member_->wake_handle());
+  for (std::size_t i = 0; i < slots_.size(); ++i) try_take(i);
+  const auto until = Clock::now() + std::chrono::seconds(5);
+  auto waiting = [this] {
+    return std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.fleet_taking; });
+  };
+  while (waiting() && Clock::now() < until) {
+    auto events = loop_->wait(until);
+    if (!events) break;
+    for (const auto& signal : events->signals) {
+      if (signal.signal == Signal::kInterrupt || signal.signal == Signal::kTerminate) {
+        log::info("stopping before anything started ({})", signal_name(signal.number));
+        return false;
+      }
+    }
+    on_fleet_updates(Clock::now());
+  }
+  return true;
+}
+
+// START of a fleet program: clears its fleet-wide stop, and a program stopped here by STOP
+// waits in standby again; whichever host takes it runs it.
+std::optional<protocol::Answer> EngineRunner::fleet_start(std::size_t index, SteadyTime now) {
+  const std::string& name = slots_[index].plan.spec.name;
+  std::string said;
+  if (member_->stopped(name)) {
+    member_->clear_stop(name);
+    said = "cleared " + name + "'s fleet-wide stop; the first host that takes it runs it";
+  }
+  if (engine_->held(index)) engine_->to_standby(index, now);
+  if (!engine_->standby(index) && said.empty()) return std::nullopt;  // the engine's START
+  try_take(index);
+  if (said.empty()) said = name + " waits in standby; it runs here if this host takes it";
+  log::info("control: START {}: {}", name, said);
+  ordered_json data;
+  data["name"] = name;
+  data["state"] = state_word(index);
+  data["message"] = said;
   return protocol::Answer{true, data.dump(), ""};
 }
 

@@ -117,7 +117,7 @@ struct Expander {
   }
 };
 
-const std::set<std::string> kLaunchKeys = {"name", "lock_dir", "log_dir", "defaults", "programs", "on_event"};
+const std::set<std::string> kLaunchKeys = {"name", "lock_dir", "log_dir", "defaults", "programs", "on_event", "fleet"};
 const std::set<std::string> kPolicyKeys = {"restart", "max_restarts", "backoff_s", "reset_after_s",
                                            "stop_timeout_s", "stop_signal"};
 const std::set<std::string> kProgramKeys = {"name",  "command", "for_each", "account",
@@ -317,6 +317,73 @@ std::optional<std::string> string_with_nul(const json& v, const std::string& whe
   return std::nullopt;
 }
 
+const std::set<std::string> kFleetKeys = {"etcd", "prefix", "ttl_s", "cacert", "cert", "key", "prefer"};
+
+// LAUNCH.fleet (docs/fleet.md), but "prefer", which is each program's.
+FleetOptions read_fleet(const json& f, const fs::path& base) {
+  if (!f.is_object()) fail("LAUNCH.fleet must be an object with \"etcd\": [\"http://HOST:2379\", ...]");
+  reject_unknown_keys(f, kFleetKeys, {}, "LAUNCH.fleet");
+  FleetOptions o;
+  if (!f.contains("etcd")) fail("LAUNCH.fleet: no \"etcd\" (the cluster's client URLs, e.g. [\"http://10.0.0.1:2379\"])");
+  const json& etcd = f.at("etcd");
+  std::vector<std::string> urls;
+  if (etcd.is_string()) {
+    urls.push_back(etcd.get<std::string>());
+  } else if (etcd.is_array()) {
+    for (const auto& u : etcd) {
+      if (!u.is_string()) fail("LAUNCH.fleet.etcd must hold strings only, not " + std::string(type_name(u)));
+      urls.push_back(u.get<std::string>());
+    }
+  } else {
+    fail("LAUNCH.fleet.etcd must be a URL or a list of URLs, not " + std::string(type_name(etcd)));
+  }
+  if (urls.empty()) fail("LAUNCH.fleet.etcd names no endpoint");
+  for (const auto& u : urls) {
+    if (u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0) {
+      fail("LAUNCH.fleet.etcd: '" + u + "' is not an http:// or https:// URL (e.g. http://127.0.0.1:2379)");
+    }
+    o.etcd += (o.etcd.empty() ? "" : ",") + u;
+  }
+  if (f.contains("prefix")) {
+    o.prefix = string_at(f, "prefix", "LAUNCH.fleet");
+    if (o.prefix.empty()) fail("LAUNCH.fleet.prefix is empty (the default is \"/qc/\")");
+  }
+  if (f.contains("ttl_s")) {
+    const json& t = f.at("ttl_s");
+    if (!t.is_number() || t.get<double>() < 1 || t.get<double>() > 3600) {
+      fail("LAUNCH.fleet.ttl_s must be a number of seconds from 1 to 3600");
+    }
+    o.ttl_s = t.get<double>();
+  }
+  for (auto [key, field] : {std::pair{"cacert", &o.cacert}, std::pair{"cert", &o.cert}, std::pair{"key", &o.key}}) {
+    if (f.contains(key)) *field = resolve(base, string_at(f, key, "LAUNCH.fleet"));
+  }
+  return o;
+}
+
+// The host that takes `program` back (LAUNCH.fleet.prefer): one for every program (a string),
+// or by program name, then by account key (an object); placeholders as in the program.
+std::string preferred_host(const json& prefer, const PlannedProgram& program, const json* account) {
+  const std::string& name = program.spec.name;
+  std::string text;
+  if (prefer.is_string()) {
+    text = prefer.get<std::string>();
+  } else if (prefer.is_object()) {
+    for (const auto& [key, value] : prefer.items()) {
+      if (!value.is_string()) fail("LAUNCH.fleet.prefer." + key + " must be a host name, not " + type_name(value));
+    }
+    if (prefer.contains(name)) {
+      text = prefer.at(name).get<std::string>();
+    } else if (!program.account_key.empty() && prefer.contains(program.account_key)) {
+      text = prefer.at(program.account_key).get<std::string>();
+    }
+  } else {
+    fail("LAUNCH.fleet.prefer must be a host name, or an object of program names or account keys to host names");
+  }
+  const std::string* key = program.account_key.empty() ? nullptr : &program.account_key;
+  return Expander{&name, key, account}(text, "LAUNCH.fleet.prefer");
+}
+
 LaunchPlan build_plan(const json& root, const std::string& path, const LoadOptions& options) {
   const std::string file = fs::path(path).filename().string();
   if (!root.is_object()) fail("the top level must be an object with ACCOUNTS and LAUNCH");
@@ -400,6 +467,12 @@ LaunchPlan build_plan(const json& root, const std::string& path, const LoadOptio
     }
   }
 
+  const json* prefer = nullptr;
+  if (launch.contains("fleet")) {
+    plan.fleet = read_fleet(launch.at("fleet"), base);
+    if (launch.at("fleet").contains("prefer")) prefer = &launch.at("fleet").at("prefer");
+  }
+
   if (!launch.contains("programs")) fail("LAUNCH: no \"programs\" list");
   const json& programs = launch.at("programs");
   if (!programs.is_array()) fail("LAUNCH.programs must be an array");
@@ -421,9 +494,11 @@ LaunchPlan build_plan(const json& root, const std::string& path, const LoadOptio
       }
       for (const auto& [key, account] : accounts) {
         expanded.push_back(expand_program(p, label, defaults, base, &key, account));
+        if (prefer) expanded.back().prefer_host = preferred_host(*prefer, expanded.back(), account);
       }
     } else {
       expanded.push_back(expand_program(p, label, defaults, base, nullptr, nullptr));
+      if (prefer) expanded.back().prefer_host = preferred_host(*prefer, expanded.back(), nullptr);
     }
     for (auto& program : expanded) {
       const std::string origin =
@@ -433,6 +508,15 @@ LaunchPlan build_plan(const json& root, const std::string& path, const LoadOptio
         fail("duplicate program name " + program.spec.name + ": " + it->second + " and " + origin);
       }
       plan.programs.push_back(std::move(program));
+    }
+  }
+  if (plan.fleet) {  // a holder that cannot renew must be able to stop before its lease expires
+    for (const auto& program : plan.programs) {
+      if (plan.fleet->ttl_s > program.spec.stop_timeout_s + 2) continue;
+      fail("LAUNCH.fleet.ttl_s (" + std::to_string(static_cast<long long>(plan.fleet->ttl_s)) +
+           ") must exceed every program's stop timeout + 2 s (" + program.spec.name + ": " +
+           std::to_string(static_cast<long long>(program.spec.stop_timeout_s)) +
+           " s), so that a host that cannot renew its lease stops its programs before it expires");
     }
   }
   return plan;

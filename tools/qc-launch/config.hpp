@@ -30,6 +30,7 @@ struct LaunchPlan {
   std::optional<std::string> log_dir;
   std::vector<PlannedProgram> programs;
   std::vector<std::string> on_event;  // the alert command (docs/events.md), empty: none
+  std::optional<FleetOptions> fleet;  // LAUNCH.fleet (docs/fleet.md): every program's name across hosts
 };
 
 // Why a config cannot be used, with the exit code that says so: 66 missing file, 78 invalid

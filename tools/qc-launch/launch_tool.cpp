@@ -17,6 +17,7 @@
 #include "qc/lock_table.hpp"
 #include "qc/names.hpp"
 #include "qc/service_notify.hpp"
+#include "qc/spawn.hpp"
 #include "qc/text.hpp"
 
 namespace qc::launch {
@@ -358,6 +359,14 @@ int Orchestrator::run() {
   raise_open_file_limit();
   std::vector<HeldLock> locks;
   if (int rc = take_locks(locks); rc != exit_code::kOk) return rc;
+  if (plan_.fleet) {  // docs/fleet.md: one lease for every program's name
+    double longest_stop_s = 0;
+    for (const auto& p : plan_.programs) longest_stop_s = std::max(longest_stop_s, p.spec.stop_timeout_s);
+    runner_.start_guardian(longest_stop_s);  // before the fleet's threads exist
+    auto joined = join_fleet(*plan_.fleet, longest_stop_s);
+    if (auto* code = std::get_if<int>(&joined)) return *code;
+    runner_.join_fleet(std::move(std::get<std::unique_ptr<FleetMember>>(joined)));
+  }
   for (std::size_t i = 0; i < plan_.programs.size(); ++i) runner_.add(std::move(plan_.programs[i]), std::move(locks[i]));
   plan_.programs.clear();
   log::info("{}: {} program{} to start (lock {}, from {})", plan_.name, runner_.size(), runner_.size() == 1 ? "" : "s",
@@ -379,6 +388,15 @@ int run(const Options& o) {
   }
   LaunchPlan plan = std::move(std::get<LaunchPlan>(loaded));
   if (o.dry_run) return print_plan(plan, o.json);
+#ifndef QC_FLEET_HERE
+  if (plan.fleet) {  // qc-launch-fleet, beside us, runs it: same options, same PID
+    const Error error = exec_sibling("qc-launch-fleet", o.argv);
+    log::error("LAUNCH.fleet needs qc-launch-fleet beside qc-launch: {}; install it, or remove LAUNCH.fleet from {} "
+               "for this host's locks only",
+               error.message, o.config);
+    return exit_code::kUnavailable;
+  }
+#endif
   if (plan.programs.empty()) {
     log::error("{}: no program to start (no enabled account, or --accounts chose none)", o.config);
     return exit_code::kConfig;

@@ -18,6 +18,7 @@ struct Options {
   std::size_t log_max_bytes = 10 * 1024 * 1024;
   std::size_t log_files = 5;
   std::vector<std::string> invocation;  // our own argv, for the orchestrator's lock record
+  char** argv = nullptr;                // the same, for qc-launch-fleet (LAUNCH.fleet)
   // A control command to a running orchestrator instead of running one (docs/control.md):
   // STATUS, START, STOP, RESTART or RELOAD, and the program it names.
   std::string control_action;

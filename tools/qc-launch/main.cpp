@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   qc::log::init("qc-launch");
   qc::launch::Options o;
   o.invocation.assign(argv, argv + argc);
+  o.argv = argv;
   CLI::App app{"Start every enabled account's programs in order, keep them running, stop them in "
                "reverse order.",
                "qc-launch"};

@@ -43,7 +43,8 @@ struct Hooks : RunnerHooks {
 }  // namespace
 
 int run(const Options& o) {
-  SupervisedProgram program{o.program, {}, std::nullopt, 0};
+  SupervisedProgram program;
+  program.spec = o.program;
   if (o.health.kind != ReadySpec::Kind::kNone) program.health = HealthSpec{o.health, o.health_interval_s, o.health_failures};
   const std::string& name = program.spec.name;
   if (Status s = validate_lock_name(name); !s) {

@@ -14,6 +14,11 @@ in the same breath (SIGTERM; to the process group where there is one), waits up 
 lock files of what is gone and any stale ones. Naming one program of a running qc-launch
 stops that program alone, for good, and leaves the others running.
 
+With --fleet (docs/fleet.md), NAME... is stopped wherever it runs in the fleet, without a
+question, and stays stopped on every host (no standby takes it) until qc-launch --start NAME
+or qc-shutdown --fleet --release NAME; qc-shutdown waits up to --timeout for its holder to
+give it back. 69: no etcd member answers.
+
 A PID is only ever signalled if its start time matches its lock file: a recycled PID is
 never touched. qc-shutdown stops processes only; it never touches open trades.
 
@@ -26,7 +31,8 @@ Examples:
   qc-shutdown --yes BRAIN_ATLAS     # one program
   qc-shutdown --dry-run --match 'BRAIN_|WATCHDOG'
   qc-shutdown --config MASTER_CONFIG.json     # also copies started by hand, found by script
-  qc-shutdown --yes --timeout 30 --json)";
+  qc-shutdown --yes --timeout 30 --json
+  qc-shutdown --fleet --etcd http://10.0.0.1:2379 BRAIN_ATLAS   # on every host, until --start)";
 
 }  // namespace
 
@@ -50,6 +56,15 @@ int main(int argc, char** argv) {
   app.add_flag("--keep-locks", o.keep_locks, "Leave the lock files in place");
   app.add_flag("--json", o.json, "One JSON object per process on stdout: name, pid, role, how");
   qc::cli::add_lock_dir(app, o.lock_dir);
+  auto* fleet = app.add_flag("--fleet", o.fleet,
+                             "Stop NAME... wherever it runs in the fleet and keep it stopped there (docs/fleet.md)");
+  app.add_flag("--release", o.release, "With --fleet: let NAME... run again (clears the fleet-wide stop)")
+      ->needs(fleet);
+  qc::cli::add_fleet_options(app, o.fleet_options);
   if (auto code = qc::cli::parse(app, argc, argv)) return *code;
+  if (o.fleet) {
+    qc::cli::fleet_from_environment(o.fleet_options);
+    return qc::shutdown_tool::fleet_stop(o);
+  }
   return qc::shutdown_tool::run(o);
 }

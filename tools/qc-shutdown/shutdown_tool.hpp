@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "qc/fleet_hold.hpp"
+
 namespace qc::shutdown_tool {
 
 struct Options {
@@ -18,8 +20,13 @@ struct Options {
   bool keep_locks = false;
   bool json = false;
   std::optional<std::string> lock_dir;
+  // --fleet: stop the names fleet-wide (--release: let them run again), docs/fleet.md.
+  bool fleet = false;
+  bool release = false;
+  FleetOptions fleet_options;
 };
 
 int run(const Options& options);
+int fleet_stop(const Options& options);
 
 }  // namespace qc::shutdown_tool

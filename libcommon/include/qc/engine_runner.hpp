@@ -52,6 +52,8 @@ struct SupervisedProgram {
   ReadySpec ready;  // kNone: ready once started
   std::optional<HealthSpec> health;
   double start_delay_s = 0;
+  // The fleet (a runner that joined one): the host that takes it back when it returns ("": any).
+  std::string prefer_host;
 };
 
 struct RunnerSettings {
@@ -107,6 +109,12 @@ class EngineRunner {
   // when it has one (docs/fleet.md): its runs get QC_FENCING_TOKEN, its record the token, and
   // when the lease cannot be renewed in time it stops for good (lease_lost), like a lost lock.
   void add(SupervisedProgram program, HeldLock lock, std::unique_ptr<FleetHold> fleet = nullptr);
+  // Before run(): this runner is a host in the fleet (qc-launch with LAUNCH.fleet,
+  // docs/fleet.md). Every program's fleet name is taken through `member` before its turn; one
+  // held by another host waits in standby and is taken over when its holder gives it back or
+  // its lease expires; a program stopped fleet-wide, asked back by its preferred host, or
+  // whose lease could not be renewed in time (self-fencing) stops and waits in standby.
+  void join_fleet(std::unique_ptr<FleetMember> member);
 
   // Forks the guardian (guardian.hpp) now, while no thread exists: a tool calls it before
   // taking fleet names, whose renewals run on a thread (a fork beside a running thread can
@@ -164,13 +172,27 @@ class EngineRunner {
     FanoutSink sink;              // its events: record, log lines, JSON, alerts
     EventSink* alerts = nullptr;  // its alerts' sink, if there are alerts
     bool lock_lost = false;       // another process took its name, or its lease went: stopped for good
+    // The fleet through member_ (join_fleet).
+    std::int64_t fleet_token = 0;  // this host holds its fleet name; 0: it does not
+    bool fleet_taking = false;     // a take was asked and not answered yet
+    std::string fleet_holder;      // who holds it elsewhere, as last heard
+    bool asked_handover = false;   // its preferred host (this one) asked for it back
+    bool standby_shown = false;    // <prefix>standby/NAME/HOST is in etcd
   };
   class Host;
   int set_up(Slot& slot);
   void start_control();
   void verify_locks(SteadyTime now);
   void check_fleet(const std::vector<NativeHandle>& readable, SteadyTime now);
-  void release_names(Slot& slot);
+  // The fleet name first, then the local lock unless `keep_local` (a fleet program that waits
+  // in standby keeps this host's lock).
+  void release_names(Slot& slot, bool keep_local = false);
+  void try_take(std::size_t index);
+  void on_fleet_updates(SteadyTime now);
+  void show_standbys();
+  void fence_fleet(std::size_t index, const std::string& why, SteadyTime now);
+  bool settle_fleet();
+  std::optional<protocol::Answer> fleet_start(std::size_t index, SteadyTime now);
   void stop_by_token(std::int32_t token, SteadyTime now);
   void on_signals(const std::vector<SignalEvent>& signals, SteadyTime now);
   std::optional<protocol::Answer> on_control(const std::string& action, const std::string& payload_json,
@@ -192,6 +214,8 @@ class EngineRunner {
   std::unique_ptr<Host> host_;
   std::unique_ptr<SupervisionEngine> engine_;
   std::unique_ptr<ControlServer> control_;
+  std::unique_ptr<FleetMember> member_;
+  std::optional<SteadyTime> fleet_retry_at_;  // a take failed: standbys ask again then
   LogEventWriter log_events_;
   JsonEventWriter json_events_;
   std::string control_secret_;  // Windows: required in every request

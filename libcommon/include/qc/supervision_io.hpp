@@ -133,6 +133,8 @@ class LockRecordUpdater : public EventSink {
     record_.command = std::move(command);
     record_.account = std::move(account);
   }
+  // The fleet name was taken again (a new fencing token) or given back (none).
+  void set_fencing_token(std::optional<std::int64_t> token) { record_.fencing_token = token; }
   // After a change in the lock directory: puts a removed lock file back (see
   // HeldLock::verify_and_restore); true when the lock is lost and the program must stop.
   // Says what happened through qc::log, and `events` gets a lock_lost event.

@@ -1,12 +1,15 @@
 """A command for the fleet tests: appends "start HOST T" to FILE when it starts and
 "stop HOST T" when it ends (on SIGTERM, SIGINT or after SECONDS), T from CLOCK_MONOTONIC,
-one clock for every process on the machine. Usage: stamp.py FILE HOST [SECONDS]"""
+one clock for every process on the machine. Usage: stamp.py FILE HOST [SECONDS]; HOST "@" is
+$QC_HOST_NAME (a qc-launch "host" of the fleet tests)."""
 import os
 import signal
 import sys
 import time
 
 path, host = sys.argv[1], sys.argv[2]
+if host == "@":
+    host = os.environ.get("QC_HOST_NAME", "?")
 seconds = float(sys.argv[3]) if len(sys.argv) > 3 else 3600.0
 
 
