@@ -554,6 +554,41 @@ class WindowsFleetTest(WineTestCase):
         self.assertEqual(r.returncode, 69, r.stderr)
         self.assertIn("http://127.0.0.1:1", r.stderr)
 
+    def test_qc_launch_across_a_windows_and_a_linux_host(self):
+        """qc-launch.exe with LAUNCH.fleet runs the program; a Linux qc-launch of the same
+        programs stands by, and takes it over when the Windows host stops."""
+        linux = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../build/bin/qc-launch")
+        if not os.path.exists(linux):
+            self.skipTest("no native build beside the Windows one to be the other host")
+        url = self.etcd.client_urls[0]
+        fleet = {"etcd": [url], "ttl_s": 5}
+        out = self.path("win-started")
+        win_cfg, linux_cfg = self.path("win.json"), self.path("linux.json")
+        with open(win_cfg, "w") as f:
+            json.dump({"ACCOUNTS": {}, "LAUNCH": {"lock_dir": wpath(self.lock_dir), "fleet": fleet,
+                                                  "defaults": {"stop_timeout_s": 1},
+                                                  "programs": [{"name": "WINGW", "command": self.th("env", wpath(out), "QC_FENCING_TOKEN", "hold")}]}}, f)
+        with open(linux_cfg, "w") as f:
+            json.dump({"ACCOUNTS": {}, "LAUNCH": {"lock_dir": self.path("linux-locks"), "fleet": fleet,
+                                                  "defaults": {"stop_timeout_s": 1},
+                                                  "programs": [{"name": "WINGW", "command": ["sleep", "1000"]}]}}, f)
+        win = self.start(tool("qc-launch") + [wpath(win_cfg)], env=dict(self.env, QC_HOST_NAME="winhost"))
+        wait_until(lambda: read_text(out).split(), timeout=60, message="the Windows host's program")
+        self.assertGreater(int(read_text(out).split()[0]), 0)  # its fencing token
+        linux_env = dict(os.environ, QC_HOST_NAME="linuxhost")
+        other = self.start([linux, "--status-interval", "0", linux_cfg], env=linux_env)
+
+        def linux_state():
+            r = subprocess.run([linux, "--status", "--json", linux_cfg], env=linux_env, capture_output=True, text=True, timeout=30)
+            return json.loads(r.stdout)["programs"][0]["state"] if r.returncode == 0 else None
+        wait_until(lambda: linux_state() == "standby", timeout=30, message="the Linux host in standby")
+        r = subprocess.run(tool("qc-launch") + ["--stop", "WINGW", wpath(win_cfg)], env=dict(self.env, QC_HOST_NAME="winhost"),
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_until(lambda: linux_state() == "running", timeout=30, message="the Linux host to take it over")
+        for p in (win, other):
+            os.kill(p.pid, signal.SIGTERM)
+
 
 class WindowsBatchTest(WineTestCase):
     BATCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "batch")
