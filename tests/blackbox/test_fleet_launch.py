@@ -26,7 +26,7 @@ class Host:
         self.test, self.name = test, name
         self.dir = test.path(name)
         os.makedirs(self.dir, exist_ok=True)
-        fleet = {"etcd": [endpoint], "ttl_s": TTL, "prefix": "/rig/"}
+        fleet = {"etcd": endpoint if isinstance(endpoint, list) else [endpoint], "ttl_s": TTL, "prefix": "/rig/"}
         if prefer:
             fleet["prefer"] = prefer
         config = {
@@ -86,11 +86,13 @@ class Host:
 
 
 class RigTestCase(QcTestCase):
+    MEMBERS = 1
+
     def setUp(self):
         super().setUp()
         if not os.path.exists(ETCD):
             self.skipTest("etcd is not installed (Debian: etcd-server)")
-        self.etcd = Etcd(self.tmp)
+        self.etcd = Etcd(self.tmp, self.MEMBERS)
         self.proxies = {}
         self.hosts = {}
 
@@ -292,6 +294,23 @@ class FleetPreferTest(RigTestCase):
         for n in atlas:
             self.assertTrue(self.start_times_after(n, returned_at), n)
         self.assertEqual(b.proc.poll(), None)
+
+
+class FleetMemberLossTest(RigTestCase):
+    MEMBERS = 3
+
+    def test_losing_one_member_of_three_changes_nothing(self):
+        a = Host(self, "hostA", self.etcd.client_urls)
+        b = Host(self, "hostB", self.etcd.client_urls)
+        self.hosts = {"hostA": a, "hostB": b}
+        where = self.wait_each_once()
+        wait_until(lambda: all(self.runs_now(n) == where[n] for n in NAMES), timeout=10, message="the stamps")
+        before = {n: len(self.stamps(n)) for n in NAMES}
+        self.etcd.kill(0)
+        time.sleep(3 * TTL / 5 + 1)  # renewals and the watch move to the other members meanwhile
+        self.assertEqual(self.placement(), where)
+        self.assertEqual({n: len(self.stamps(n)) for n in NAMES}, before)  # no stop, no start
+        self.assertNotIn("in the fleet:", a.errors() + b.errors())  # no lease lost, no take failed
 
 
 class FleetConfigTest(RigTestCase):
