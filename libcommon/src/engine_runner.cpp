@@ -670,7 +670,10 @@ std::optional<protocol::Answer> EngineRunner::on_control(const std::string& acti
   if (slots_[*index].lock_lost) {
     return refuse(wanted + " lost its name to another process; it cannot be started again by " + own_record_.name);
   }
-  if (member_ && action == "START") {
+  // In a fleet, what does not run here starts only by taking its name: START, and RESTART
+  // of a program in standby or stopped, go through the fleet.
+  const bool not_here = engine_->standby(*index) || engine_->held(*index);
+  if (member_ && (action == "START" || (action == "RESTART" && not_here))) {
     if (auto answer = fleet_start(*index, now)) return answer;
   }
   std::optional<std::string> refusal;

@@ -239,6 +239,14 @@ class FleetStopTest(RigTestCase):
         where = self.wait_each_once()
         holder = self.hosts[next(iter(where["BRAIN_ATLAS"]))]
         other = next(h for h in (a, b, c) if h is not holder)
+        # A standby host asked to START or RESTART it starts nothing beside the holder.
+        for action in ("--start", "--restart"):
+            r = subprocess.run(tool("qc-launch") + [action, "BRAIN_ATLAS", other.config], env=other.env,
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("standby", r.stderr + r.stdout)
+        wait_until(lambda: self.runs_now("BRAIN_ATLAS") == {holder.name}, timeout=10, message="the stamps")
+        self.assertEqual(other.states()["BRAIN_ATLAS"], "standby")
         r = self.run_tool("qc-shutdown", "--fleet", "--etcd", self.etcd.client_urls[0], "--etcd-prefix", "/rig/",
                           "BRAIN_ATLAS")
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -5,6 +5,8 @@
 // to give it back.
 #include <atomic>
 #include <chrono>
+#include <optional>
+#include <vector>
 
 #include "qc/exit_codes.hpp"
 #include "qc/fleet.hpp"
@@ -32,6 +34,17 @@ int fleet_stop(const Options& o) {
   }
   EtcdClient etcd(*settings);
   const std::string& prefix = settings->prefix;
+  // Who holds each name, read before the stop: its holder may give it back within
+  // milliseconds of the stop key, and the wait below starts from this reading.
+  std::vector<std::optional<FleetHolder>> holders;
+  for (const auto& name : o.names) {
+    auto holder = etcd.get(prefix + "locks/" + name);
+    if (!holder) {
+      log::error("cannot reach the fleet: {}", holder.error().message);
+      return exit_code::kUnavailable;
+    }
+    holders.push_back(*holder);
+  }
   for (const auto& name : o.names) {
     if (o.dry_run) {
       log::info("would {} {} fleet-wide", o.release ? "release" : "stop", name);
@@ -53,22 +66,19 @@ int fleet_stop(const Options& o) {
                         std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(o.timeout_s));
   const std::atomic<bool> never{false};
   bool all_gone = true;
-  for (const auto& name : o.names) {
-    auto holder = etcd.get(prefix + "locks/" + name);
-    if (!holder) {
-      log::error("cannot see whether {} still runs: {}", name, holder.error().message);
-      return exit_code::kUnavailable;
-    }
-    if (!*holder) continue;
-    log::info("waiting for host {} to stop {}", (*holder)->host, name);
-    auto gone = etcd.wait_deleted(prefix + "locks/" + name, (*holder)->seen_at, deadline, never);
+  for (std::size_t i = 0; i < o.names.size(); ++i) {
+    const std::string& name = o.names[i];
+    const auto& holder = holders[i];
+    if (!holder) continue;
+    log::info("waiting for host {} to stop {}", holder->host, name);
+    auto gone = etcd.wait_deleted(prefix + "locks/" + name, holder->seen_at, deadline, never);
     if (!gone || !*gone) {
       log::error("{} still runs on host {} after {} s: is its qc-launch connected to etcd? It stays stopped "
                  "fleet-wide: no other host starts it",
-                 name, (*holder)->host, o.timeout_s);
+                 name, holder->host, o.timeout_s);
       all_gone = false;
     } else {
-      log::info("{} stopped on host {}", name, (*holder)->host);
+      log::info("{} stopped on host {}", name, holder->host);
     }
   }
   return all_gone ? exit_code::kOk : exit_code::kNo;
