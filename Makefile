@@ -8,7 +8,7 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 DEB_PACKAGES := $(shell grep -v '^\#' .ci/packages.txt)
 
-.PHONY: all build test deps clean bench demo windows test-windows deps-windows asan tsan fuzz soak install package
+.PHONY: all build test deps clean bench demo windows test-windows deps-windows asan tsan fuzz soak install package windows-package
 
 all: build
 
@@ -114,6 +114,11 @@ $(WIN_BUILD)/CMakeCache.txt:
 
 windows: $(WIN_BUILD)/CMakeCache.txt
 	QC_WIN_PREFIX=$(WIN_ABS)/deps cmake --build $(WIN_BUILD) -j $(JOBS)
+
+# The Windows zip (cmake/windows/package.sh): the tools, the batch files, Qc.psm1, an example
+# MASTER_CONFIG.json and the reference, in one folder, as $(WIN_BUILD)/qc-VERSION-windows.zip.
+windows-package: windows
+	bash cmake/windows/package.sh $(WIN_BUILD)/bin $(WIN_BUILD) $$(sed -n 's/^project(qc VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 
 # A persistent wineserver makes each launch ~0.3 s instead of ~2 s and keeps Wine's
 # background processes from holding the pipeline open.

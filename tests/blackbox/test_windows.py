@@ -590,6 +590,54 @@ class WindowsFleetTest(WineTestCase):
             os.kill(p.pid, signal.SIGTERM)
 
 
+class WindowsPackageTest(WineTestCase):
+    """make windows-package's zip (cmake/windows/package.sh), unpacked into a fresh Wine prefix:
+    MASTER_LAUNCH.bat runs its example MASTER_CONFIG.json with nothing else (no build
+    directory, no QC_BIN, no QC_LOCK_DIR): a gateway with a heartbeat ready check and one
+    stand-in BRAIN per enabled account. qc-shutdown.exe from the zip stops it."""
+    ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+
+    def tearDown(self):
+        prefix = self.path("prefix")
+        if os.path.isdir(prefix):
+            subprocess.run(["wineserver", "-k"], env=dict(os.environ, WINEPREFIX=prefix), timeout=60)
+        super().tearDown()
+
+    def test_the_zip_runs_master_launch_in_a_fresh_prefix(self):
+        import zipfile
+        r = subprocess.run(["bash", os.path.join(self.ROOT, "cmake", "windows", "package.sh"), BIN_DIR,
+                            self.path("out"), "0"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        zipfile.ZipFile(r.stdout.strip()).extractall(self.path("unpacked"))
+        folder = self.path("unpacked", "qc-0-windows")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QC_")}
+        env.update(WINEPREFIX=self.path("prefix"), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=", QC_NOPAUSE="1")
+        # The prefix is made first, once (about 10 s): two Wine programs started at once into a
+        # prefix that does not exist yet wait for each other's set-up.
+        # A persistent wineserver of its own first, with no pipe of ours: Wine's background
+        # programs would otherwise hold a reader's pipe open after the program it ran ended.
+        os.makedirs(env["WINEPREFIX"])
+        subprocess.run(["wineserver", "-p"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60)
+        subprocess.run(["wine", "cmd", "/c", "exit", "0"], env=env, cwd=folder, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        launch = self.start([os.environ.get("QC_RUNNER", "wine"), "cmd", "/c", "MASTER_LAUNCH.bat"], env=env, cwd=folder,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+        def states():
+            r = subprocess.run(["wine", "qc-launch.exe", "--status", "--json"], env=env, cwd=folder,
+                               capture_output=True, text=True, timeout=120)
+            return {p["name"]: p["state"] for p in json.loads(r.stdout)["programs"]} if r.returncode == 0 else {}
+        wait_until(lambda: states() == {"gateway": "running", "BRAIN_ATLAS": "running", "BRAIN_FTMO": "running"},
+                   timeout=180, interval=0.5, message="the example's programs running")
+        r = subprocess.run(["wine", "qc-shutdown.exe", "--yes"], env=env, cwd=folder, capture_output=True, text=True,
+                           timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        out, _ = launch.communicate(timeout=120)
+        self.assertIn("gateway is ready", out)
+        self.assertEqual(launch.returncode, 0, out)
+
+
 class WindowsBatchTest(WineTestCase):
     BATCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "batch")
 

@@ -8,6 +8,9 @@
 #include <vector>
 
 #include <zmq.hpp>
+#ifdef _WIN32
+#include <windows.h>
+#endif
 
 #include "qc/net.hpp"
 #include "qc/protocol.hpp"
@@ -42,6 +45,26 @@ bool shut_down(const zmq::error_t& e) { return e.num() == ETERM; }
 
 // Waits for `socket` to be readable. With an interrupt handle that means zmq_poll on both;
 // without one, nothing to poll: the caller receives with a timeout instead.
+#ifdef _WIN32
+// Windows: `interrupt` is an event, which zmq_poll cannot wait on (it takes sockets only and
+// fails with "Unknown error" on anything else): the socket is polled in slices of 20 ms
+// with a look at the event between them.
+Ready wait_for(zmq::socket_t& socket, NativeHandle interrupt, Clock::time_point deadline) {
+  std::vector<zmq::pollitem_t> items{{socket.handle(), 0, ZMQ_POLLIN, 0}};
+  for (;;) {
+    if (WaitForSingleObject(reinterpret_cast<HANDLE>(static_cast<std::intptr_t>(interrupt)), 0) == WAIT_OBJECT_0) return Ready::kInterrupt;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return Ready::kTimeout;
+    try {
+      zmq::poll(items.data(), items.size(), std::min(left, std::chrono::milliseconds(20)));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      throw;
+    }
+    if (items[0].revents & ZMQ_POLLIN) return Ready::kSocket;
+  }
+}
+#else
 Ready wait_for(zmq::socket_t& socket, NativeHandle interrupt, Clock::time_point deadline) {
   std::vector<zmq::pollitem_t> items{{socket.handle(), 0, ZMQ_POLLIN, 0}};
   if (interrupt != kInvalidHandle) {
@@ -60,6 +83,7 @@ Ready wait_for(zmq::socket_t& socket, NativeHandle interrupt, Clock::time_point 
     if (items[0].revents & ZMQ_POLLIN) return Ready::kSocket;
   }
 }
+#endif
 
 // Receives every frame of one message; the first frame waits until `deadline` (blocking in
 // ZeroMQ, or after a zmq_poll when there is an interrupt handle). Empty on timeout; the
