@@ -403,6 +403,20 @@ void EngineRunner::verify_locks(SteadyTime now) {
   }
 }
 
+// A lease_lost event for program `index` (its sinks: log, JSON, record, alerts).
+void EngineRunner::tell_lease_lost(std::size_t index, const std::string& why, const std::string& then) {
+  Slot& s = slots_[index];
+  SupervisorEvent e;
+  e.event = "lease_lost";
+  e.name = s.plan.spec.name;
+  if (auto process = engine_->program(index).process()) e.pid = process->pid;
+  e.restarts = engine_->program(index).restarts();
+  e.record_state = "stopping";
+  e.detail = "lost " + e.name + " in the fleet: " + why +
+             "; stopping it before the lease can expire, so that no other host runs it beside this one" + then;
+  s.sink.emit(e);
+}
+
 // Self-fencing (docs/fleet.md): a program whose lease could not be renewed in time stops for
 // good before the lease can expire, so that no other host runs it beside this one.
 void EngineRunner::check_fleet(const std::vector<NativeHandle>& readable, SteadyTime now) {
@@ -412,15 +426,7 @@ void EngineRunner::check_fleet(const std::vector<NativeHandle>& readable, Steady
     if (std::find(readable.begin(), readable.end(), s.fleet->wake_handle()) != readable.end()) s.fleet->clear_wake();
     if (s.lock_lost || now < s.fleet->fence_deadline(s.plan.spec.stop_timeout_s)) continue;
     s.lock_lost = true;
-    SupervisorEvent e;
-    e.event = "lease_lost";
-    e.name = s.plan.spec.name;
-    if (auto process = engine_->program(i).process()) e.pid = process->pid;
-    e.restarts = engine_->program(i).restarts();
-    e.record_state = "stopping";
-    e.detail = "lost " + e.name + " in the fleet: " + s.fleet->failure() +
-               "; stopping it before the lease can expire, so that no other host runs it beside this one";
-    s.sink.emit(e);
+    tell_lease_lost(i, s.fleet->failure(), "");
     engine_->stop_for_good(i, now);
   }
 }
@@ -721,16 +727,7 @@ void EngineRunner::try_take(std::size_t index) {
 // waits in standby. Its key went (or goes) with the lease: nothing to give back.
 void EngineRunner::fence_fleet(std::size_t index, const std::string& why, SteadyTime now) {
   Slot& s = slots_[index];
-  SupervisorEvent e;
-  e.event = "lease_lost";
-  e.name = s.plan.spec.name;
-  if (auto process = engine_->program(index).process()) e.pid = process->pid;
-  e.restarts = engine_->program(index).restarts();
-  e.record_state = "stopping";
-  e.detail = "lost " + e.name + " in the fleet: " + why +
-             "; stopping it before the lease can expire, so that no other host runs it beside this one; it waits "
-             "in standby";
-  s.sink.emit(e);
+  tell_lease_lost(index, why, "; it waits in standby");
   s.fleet_token = 0;
   if (s.record) s.record->set_fencing_token(std::nullopt);
   engine_->to_standby(index, now);

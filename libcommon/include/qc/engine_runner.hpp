@@ -191,6 +191,7 @@ class EngineRunner {
   void on_fleet_updates(SteadyTime now);
   void show_standbys();
   void fence_fleet(std::size_t index, const std::string& why, SteadyTime now);
+  void tell_lease_lost(std::size_t index, const std::string& why, const std::string& then);
   bool settle_fleet();
   std::optional<protocol::Answer> fleet_start(std::size_t index, SteadyTime now);
   void stop_by_token(std::int32_t token, SteadyTime now);
