@@ -790,7 +790,7 @@ void EngineRunner::on_fleet_updates(SteadyTime now) {
         if (s.record) s.record->set_fencing_token(u.token);
         if (engine_->standby(*index)) {
           log::info("{}: this host took it in the fleet (fencing token {}); starting it", name, u.token);
-          engine_->take_over(*index, now);
+          if (!engine_->take_over(*index, now)) release_names(s, /*keep_local=*/true);  // it cannot start now
         }
         break;
       }

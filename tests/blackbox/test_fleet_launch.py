@@ -330,7 +330,6 @@ class FleetMemberLossTest(RigTestCase):
 
 class FleetConfigTest(RigTestCase):
     def test_a_ttl_that_cannot_outlive_the_stop_is_78(self):
-        h = Host.__new__(Host)
         config = {"ACCOUNTS": {}, "LAUNCH": {"fleet": {"etcd": ["http://127.0.0.1:2379"], "ttl_s": 5},
                                              "programs": [{"name": "GW", "command": ["sleep", "9"],
                                                            "stop_timeout_s": 3}]}}
@@ -340,7 +339,6 @@ class FleetConfigTest(RigTestCase):
         r = self.run_tool("qc-launch", path)
         self.assertEqual(r.returncode, 78, r.stderr)
         self.assertIn("ttl_s", r.stderr)
-        del h
 
     def test_an_unreachable_cluster_is_69_and_nothing_starts(self):
         config = {"ACCOUNTS": {}, "LAUNCH": {"fleet": {"etcd": ["http://127.0.0.1:1"]},
