@@ -10,8 +10,8 @@ import subprocess
 import time
 import unittest
 
-from qctest import QcTestCase, helper, tool, wait_until
-from test_fleet import ETCD, Etcd, Proxy, overlaps, read_stamps
+from qctest import helper, tool, wait_until
+from test_fleet import FleetTestCase, overlaps, read_stamps
 
 ACCOUNTS = ("ATLAS", "FTMO")
 KINDS = ("BRAIN", "WATCHDOG", "GATEWAY")
@@ -88,40 +88,32 @@ class Host:
             return f.read()
 
 
-class RigTestCase(QcTestCase):
-    MEMBERS = 1
+class RigTestCase(FleetTestCase):
+    """test_fleet's etcd (MEMBERS of them) and its proxies, closed in its teardown; here one
+    proxy per host."""
 
     def setUp(self):
         super().setUp()
-        if not os.path.exists(ETCD):
-            self.skipTest("etcd is not installed (Debian: etcd-server)")
-        self.etcd = Etcd(self.tmp, self.MEMBERS)
-        self.proxies = {}
+        self.proxies = {}  # host name -> its proxy
         self.hosts = {}
-
-    def tearDown(self):
-        for p in self.proxies.values():
-            p.close()
-        QcTestCase.tearDown(self)
-        self.etcd.stop()
 
     def stamp_file(self, name):
         return self.path("stamps-" + name)
 
     def host(self, name, **kwargs):
-        proxy = self.proxies.get(name) or Proxy(self.etcd.client_urls[0])
+        proxy = self.proxies.get(name) or self.proxy()
         self.proxies[name] = proxy
         h = Host(self, name, proxy.url, **kwargs)
         self.hosts[name] = h
         return h
 
-    def stamps(self, name):
+    def program_stamps(self, name):
         return read_stamps(self.stamp_file(name))
 
     def runs_now(self, name):
         """The hosts whose copy of `name` has started and not stopped (from the stamps)."""
         running = {}
-        for what, host, _, _ in self.stamps(name):
+        for what, host, _, _ in self.program_stamps(name):
             running[host] = running.get(host, 0) + (1 if what == "start" else -1)
         return {h for h, n in running.items() if n > 0}
 
@@ -141,7 +133,7 @@ class RigTestCase(QcTestCase):
         return wait_until(settled, timeout=timeout, interval=0.1, message="every program running on exactly one host")
 
     def start_times_after(self, name, t):
-        return [s[2] for s in self.stamps(name) if s[0] == "start" and s[2] > t]
+        return [s[2] for s in self.program_stamps(name) if s[0] == "start" and s[2] > t]
 
 
 class FleetPlacementTest(RigTestCase):
@@ -152,8 +144,8 @@ class FleetPlacementTest(RigTestCase):
         # Settled: the stamps say the same as the hosts (once each program's Python has started).
         wait_until(lambda: all(self.runs_now(n) == where[n] for n in NAMES), timeout=10, message="the stamps")
         for name in NAMES:
-            self.assertEqual(len(self.runs_now(name)), 1, (name, self.stamps(name)))
-            self.assertEqual(overlaps(self.stamps(name)), 0, name)
+            self.assertEqual(len(self.runs_now(name)), 1, (name, self.program_stamps(name)))
+            self.assertEqual(overlaps(self.program_stamps(name)), 0, name)
         # The others say standby for what runs elsewhere.
         for h in self.hosts.values():
             for name, state in h.states().items():
@@ -179,13 +171,13 @@ class FleetPlacementTest(RigTestCase):
         wait_until(lambda: all(self.runs_now(n) == {"hostB"} for n in NAMES), timeout=10,
                    message="every program's start stamp on hostB")
         for name in NAMES:
-            stop = [s for s in self.stamps(name) if s[0] == "stop" and s[1] == "hostA"][-1][2]
-            start = [s for s in self.stamps(name) if s[0] == "start" and s[1] == "hostB"][-1][2]
+            stop = [s for s in self.program_stamps(name) if s[0] == "stop" and s[1] == "hostA"][-1][2]
+            start = [s for s in self.program_stamps(name) if s[0] == "start" and s[1] == "hostB"][-1][2]
             self.assertGreater(start, stop, name)  # never side by side
             # Handed over within a second of its stop here (the whole host: bench/fleet_launch.py).
             self.assertLess(start - stop, 1.0, name)
             self.assertGreater(stop, before, name)
-            self.assertEqual(overlaps(self.stamps(name)), 0, name)
+            self.assertEqual(overlaps(self.program_stamps(name)), 0, name)
         self.assertEqual(a.proc.wait(timeout=10), 0)
 
 
@@ -227,7 +219,7 @@ class HostFailoverTest(RigTestCase):
             wait_until(lambda: all(self.start_times_after(n, cut_at) for n in names), timeout=TTL + 10,
                        interval=0.05, message="round %d: the other host to take over" % r)
             for n in names:
-                self.assertEqual(overlaps(self.stamps(n)), 0, (r, n, self.stamps(n)))
+                self.assertEqual(overlaps(self.program_stamps(n)), 0, (r, n, self.program_stamps(n)))
             # The black-holed host is reconnected through a new proxy, as a new host would be.
             held_here.stop()
             self.proxies[held_here.name].close()
@@ -235,7 +227,7 @@ class HostFailoverTest(RigTestCase):
             self.hosts[held_here.name] = self.host(held_here.name)
             holder, spare = spare, self.hosts[held_here.name]
         for n in NAMES:
-            self.assertEqual(overlaps(self.stamps(n)), 0, n)
+            self.assertEqual(overlaps(self.program_stamps(n)), 0, n)
 
 
 class FleetStopTest(RigTestCase):
@@ -268,7 +260,7 @@ class FleetStopTest(RigTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         wait_until(lambda: len(self.runs_now("BRAIN_ATLAS")) == 1, timeout=10, message="BRAIN_ATLAS back")
         self.wait_each_once()
-        self.assertEqual(overlaps(self.stamps("BRAIN_ATLAS")), 0)
+        self.assertEqual(overlaps(self.program_stamps("BRAIN_ATLAS")), 0)
 
     def test_release_lets_it_run_again(self):
         self.host("hostA")
@@ -303,7 +295,7 @@ class FleetPreferTest(RigTestCase):
             return all(where[n] == {"hostA"} for n in atlas) and all(where[n] == {"hostB"} for n in NAMES if n not in atlas)
         wait_until(placed, timeout=15, interval=0.1, message="ATLAS's programs back on hostA")
         for n in NAMES:
-            self.assertEqual(overlaps(self.stamps(n)), 0, n)
+            self.assertEqual(overlaps(self.program_stamps(n)), 0, n)
         for n in atlas:
             self.assertTrue(self.start_times_after(n, returned_at), n)
         self.assertEqual(b.proc.poll(), None)
@@ -320,11 +312,11 @@ class FleetMemberLossTest(RigTestCase):
         self.hosts = {"hostA": a, "hostB": b}
         where = self.wait_each_once()
         wait_until(lambda: all(self.runs_now(n) == where[n] for n in NAMES), timeout=10, message="the stamps")
-        before = {n: len(self.stamps(n)) for n in NAMES}
+        before = {n: len(self.program_stamps(n)) for n in NAMES}
         self.etcd.kill(0)
         time.sleep(3 * 10 / 5 + 1)  # three renewal periods: they and the watch move to the other members
         self.assertEqual(self.placement(), where)
-        self.assertEqual({n: len(self.stamps(n)) for n in NAMES}, before)  # no stop, no start
+        self.assertEqual({n: len(self.program_stamps(n)) for n in NAMES}, before)  # no stop, no start
         self.assertNotIn("in the fleet:", a.errors() + b.errors())  # no lease lost, no take failed
 
 
@@ -350,7 +342,7 @@ class FleetConfigTest(RigTestCase):
         r = self.run_tool("qc-launch", path)
         self.assertEqual(r.returncode, 69, r.stderr)
         self.assertIn("127.0.0.1:1", r.stderr)
-        self.assertEqual(self.stamps("GW"), [])
+        self.assertEqual(self.program_stamps("GW"), [])
 
 
 if __name__ == "__main__":
