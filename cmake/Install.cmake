@@ -7,6 +7,7 @@
 #   share/bash-completion/completions/<tool>
 #   share/doc/qc/               the reference (docs/) and the README
 #   share/qc/                   the Windows wrappers (batch/, ps1/) and the examples
+#   share/lintian/overrides/qc  what lintian says that stays (dist/debian/lintian-overrides)
 #   lib/systemd/system/         qc-launch@.service, its ExecStart pointing at this bin/
 include(GNUInstallDirs)
 
@@ -24,10 +25,10 @@ if(QC_GO_MD2MAN)
   set(QC_MAN_DIR ${CMAKE_BINARY_DIR}/man)
   set(QC_MAN_PAGES)
   foreach(tool ${QC_TOOLS})
-    list(APPEND QC_MAN_PAGES ${QC_MAN_DIR}/man1/${tool}.1)
+    list(APPEND QC_MAN_PAGES ${QC_MAN_DIR}/man1/${tool}.1.gz)
   endforeach()
-  list(APPEND QC_MAN_PAGES ${QC_MAN_DIR}/man5/qc-lock-file.5 ${QC_MAN_DIR}/man5/qc-master-config.5
-       ${QC_MAN_DIR}/man5/qc-fleet.5)
+  list(APPEND QC_MAN_PAGES ${QC_MAN_DIR}/man5/qc-lock-file.5.gz ${QC_MAN_DIR}/man5/qc-master-config.5.gz
+       ${QC_MAN_DIR}/man5/qc-fleet.5.gz)
   file(GLOB QC_DOCS ${PROJECT_SOURCE_DIR}/docs/*.md)
   add_custom_command(OUTPUT ${QC_MAN_PAGES}
     COMMAND bash ${PROJECT_SOURCE_DIR}/cmake/man.sh ${PROJECT_SOURCE_DIR}/docs ${QC_MAN_DIR} ${PROJECT_VERSION}
@@ -44,9 +45,19 @@ foreach(tool ${QC_TOOLS})
           DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME ${tool})
 endforeach()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR})
-install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/dist/debian/copyright
+        DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# Debian's packaging files (lintian, docs/install.md): the changelog, compressed, and what
+# lintian says that stays, with the reasons.
+add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/changelog.gz
+  COMMAND gzip -9n -c ${PROJECT_SOURCE_DIR}/dist/debian/changelog > ${CMAKE_BINARY_DIR}/changelog.gz
+  DEPENDS ${PROJECT_SOURCE_DIR}/dist/debian/changelog)
+add_custom_target(changelog ALL DEPENDS ${CMAKE_BINARY_DIR}/changelog.gz)
+install(FILES ${CMAKE_BINARY_DIR}/changelog.gz DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES ${PROJECT_SOURCE_DIR}/dist/debian/lintian-overrides
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides RENAME qc)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/batch ${PROJECT_SOURCE_DIR}/ps1 DESTINATION ${CMAKE_INSTALL_DATADIR}/qc)
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples DESTINATION ${CMAKE_INSTALL_DATADIR}/qc
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples DESTINATION ${CMAKE_INSTALL_DATADIR}/qc USE_SOURCE_PERMISSIONS
         PATTERN ".locks" EXCLUDE PATTERN "*_logs" EXCLUDE PATTERN "__pycache__" EXCLUDE)
 # The unit names qc-launch where this installation put it (the prefix is known at install time).
 install(CODE "
@@ -61,10 +72,11 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME qc)
 set(CPACK_PACKAGE_CONTACT "qc maintainers <qc@example.org>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "one copy of each long-running process: locks, supervision, heartbeats")
-set(CPACK_PACKAGE_DESCRIPTION "qc keeps long-running trading processes honest: exactly one copy of each
-(an operating-system lock per name, across hosts through etcd), restarted when it crashes,
-stopped cleanly when asked, and probed over ZeroMQ to prove it is alive. Tools: qc-lock,
-qc-run, qc-launch, qc-shutdown, qc-ps, qc-heartbeat.")
+set(CPACK_PACKAGE_DESCRIPTION "qc keeps long-running trading processes honest: exactly one copy
+of each (an operating-system lock per name, across hosts through etcd),
+restarted when it crashes, stopped cleanly when asked, and probed over
+ZeroMQ to prove it is alive. Tools: qc-lock, qc-run, qc-launch,
+qc-shutdown, qc-ps, qc-heartbeat.")
 set(CPACK_DEBIAN_PACKAGE_SECTION utils)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)

@@ -51,3 +51,10 @@ qc-lock-file:lock-file.md:the lock file and the lock
 qc-master-config:config.md:MASTER_CONFIG.json, what qc-launch runs
 qc-fleet:fleet.md:the fleet lock across hosts through etcd
 EOF2
+
+# Compressed, as Debian installs manual pages; the fleet helpers (qc-lock-fleet, qc-ps-fleet,
+# qc-launch-fleet: the same tools, run by them for the fleet) share their tool's page.
+gzip -9nf "$OUT"/man1/*.1 "$OUT"/man5/*.5
+for tool in qc-lock qc-ps qc-launch; do
+  ln -sf "$tool.1.gz" "$OUT/man1/$tool-fleet.1.gz"
+done
