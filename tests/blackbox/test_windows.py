@@ -638,6 +638,153 @@ class WindowsPackageTest(WineTestCase):
         self.assertEqual(launch.returncode, 0, out)
 
 
+class WindowsServiceTest(WineTestCase):
+    """qc-launch --service (docs/install.md) against Wine's service control manager: install,
+    sc qc, net start, qc-launch --service stop / start, net stop, uninstall; the programs start
+    in order and stop in reverse through SERVICE_CONTROL_STOP; an automatic service starts
+    with a new Wine session (a boot). Wine keeps no failure actions and sends no PRESHUTDOWN:
+    those are not shown here (docs/install.md, Under Wine)."""
+
+    def setUp(self):
+        super().setUp()
+        self.name = "qc-test-%d-%s" % (os.getpid(), self._testMethodName[5:25])
+        self.stamps = self.path("stamps")
+        self.logs = self.path("logs")
+
+    def tearDown(self):
+        self.run_tool("qc-launch", "--service", "uninstall", "--name", self.name, "--control-timeout", "60",
+                      timeout=180)
+        super().tearDown()
+
+    def config(self, names=("FIRST", "SECOND")):
+        cfg = {"ACCOUNTS": {}, "LAUNCH": {"name": "SVC_LAUNCH", "lock_dir": wpath(self.lock_dir),
+                                          "log_dir": wpath(self.logs),
+                                          "programs": [{"name": n, "command": self.th("stamp", wpath(self.stamps), "hold"),
+                                                        "stop_timeout_s": 2} for n in names]}}
+        path = self.path("MASTER_CONFIG.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        return wpath(path)
+
+    def wine(self, *args, env=None):
+        return subprocess.run([os.environ.get("QC_RUNNER", "wine")] + list(args), env=env or self.env, cwd=self.tmp,
+                              capture_output=True, text=True, timeout=180, start_new_session=True)
+
+    def service(self, verb, *args):
+        return self.run_tool("qc-launch", "--service", verb, "--name", self.name, *args, timeout=180)
+
+    def sc_state(self, env=None):
+        out = self.wine("sc", "query", self.name, env=env).stdout
+        for word in ("RUNNING", "STOPPED", "START_PENDING", "STOP_PENDING"):
+            if word in out:
+                return word
+        return out
+
+    def running_programs(self):
+        return {r["name"] for r in self.ps_json() if r["state"] == "running"}
+
+    def log_lines(self):
+        return read_text(os.path.join(self.logs, "qc-launch.log")).splitlines()
+
+    def test_install_start_stop_uninstall(self):
+        cfg = self.config()
+        r = self.service("install", cfg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("installed service " + self.name, r.stderr)
+        again = self.service("install", cfg)
+        self.assertEqual(again.returncode, 73, again.stderr)
+        self.assertIn(self.name, again.stderr)
+        # Wine's sc has no "qc": the control manager's registry key says the same.
+        key = self.wine("reg", "query", "HKLM\\System\\CurrentControlSet\\Services\\" + self.name).stdout
+        self.assertRegex(key, r"Start\s+REG_DWORD\s+0x2\b")  # SERVICE_AUTO_START
+        self.assertIn("--as-service --name " + self.name, key)
+        self.assertIn(cfg, key)
+        self.assertRegex(key, r"PreshutdownTimeout\s+REG_DWORD\s+0x36b0\b")  # 10 s + 2 stop timeouts of 2 s
+        self.assertEqual(self.sc_state(), "STOPPED")
+
+        # RUNNING once every program started (Wine's net start returns at START_PENDING;
+        # Windows' waits).
+        r = self.wine("net", "start", self.name)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        wait_until(lambda: self.sc_state() == "RUNNING", timeout=60, interval=0.2, message="RUNNING")
+        self.assertEqual(self.running_programs(), {"FIRST", "SECOND", "SVC_LAUNCH"})
+        pids = read_text(self.stamps).split()
+        self.assertEqual(len(pids), 2)
+
+        # SERVICE_CONTROL_STOP: the programs in reverse order, then STOPPED with exit code 0.
+        r = self.service("stop")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("is stopped", r.stderr)
+        self.assertEqual(self.sc_state(), "STOPPED")
+        for pid in pids:
+            self.assertFalse(self.alive(pid))
+        self.assertEqual(os.listdir(self.lock_dir), [])
+        stops = [l for l in self.log_lines() if " stopped" in l and ("FIRST" in l or "SECOND" in l)]
+        self.assertEqual(["SECOND" in stops[0], "FIRST" in stops[1]], [True, True], stops)
+
+        r = self.service("start")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("runs (PID", r.stderr)
+        self.assertEqual(self.running_programs(), {"FIRST", "SECOND", "SVC_LAUNCH"})
+        r = self.wine("net", "stop", self.name)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        wait_until(lambda: self.sc_state() == "STOPPED", timeout=60, interval=0.2, message="STOPPED")
+        self.assertEqual(self.running_programs(), set())
+
+        r = self.service("uninstall")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn(self.sc_state(), ("RUNNING", "STOPPED", "START_PENDING", "STOP_PENDING"))
+
+    def test_an_automatic_service_starts_with_a_new_session(self):
+        """A boot, as Wine has one: a new wineserver for a prefix starts its automatic
+        services. A prefix of the test's own: the shared one's wineserver must live on."""
+        env = dict(self.env, WINEPREFIX=self.path("prefix"))
+        os.makedirs(env["WINEPREFIX"])
+        self.addCleanup(lambda: subprocess.run(["wineserver", "-k"], env=env, timeout=60))
+
+        def boot():  # Wine's background programs (services.exe, the service) must hold no pipe of ours
+            subprocess.run(["wineserver", "-p"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=60)
+            subprocess.run([os.environ.get("QC_RUNNER", "wine"), "cmd", "/c", "exit", "0"], env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        boot()
+        cfg = self.config()
+        r = self.run_tool("qc-launch", "--service", "install", "--name", self.name, cfg, env=env, timeout=180)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(os.path.exists(self.stamps))
+        subprocess.run(["wineserver", "-k"], env=env, timeout=60)  # the machine goes down...
+        subprocess.run(["wineserver", "-w"], env=env, timeout=60)
+        boot()  # ...and comes back: nobody starts the service
+        wait_until(lambda: len(read_text(self.stamps).split()) == 2, timeout=120, interval=0.2,
+                   message="both programs started by the service at boot")
+        wait_until(lambda: self.sc_state(env) == "RUNNING", timeout=60, interval=0.2, message="RUNNING")
+        r = self.run_tool("qc-launch", "--service", "uninstall", "--name", self.name, env=env, timeout=180)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(os.listdir(self.lock_dir), [])
+
+    def test_bad_input(self):
+        r = self.service("start")
+        self.assertEqual(r.returncode, 69, r.stderr)
+        self.assertIn(self.name, r.stderr)
+        r = self.service("install", wpath(self.path("missing.json")))
+        self.assertEqual(r.returncode, 66, r.stderr)
+        self.assertIn("nothing installed", r.stderr)
+        r = self.run_tool("qc-launch", "--as-service", "--name", self.name, self.config())
+        self.assertEqual(r.returncode, 64, r.stderr)
+        self.assertIn("--service start", r.stderr)
+
+    def test_a_program_that_cannot_start_stops_the_service_with_its_exit_code(self):
+        cfg = {"ACCOUNTS": {}, "LAUNCH": {"lock_dir": wpath(self.lock_dir), "log_dir": wpath(self.logs),
+                                          "programs": [{"name": "NOPE", "command": ["Z:\\no\\such\\program.exe"]}]}}
+        with open(self.path("MASTER_CONFIG.json"), "w") as f:
+            json.dump(cfg, f)
+        self.assertEqual(self.service("install", wpath(self.path("MASTER_CONFIG.json"))).returncode, 0)
+        r = self.service("start")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("stopped while starting (qc-launch exit 1", r.stderr)
+        self.assertIn("NOPE", read_text(os.path.join(self.logs, "qc-launch.log")))
+
+
 class WindowsBatchTest(WineTestCase):
     BATCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "batch")
 

@@ -405,7 +405,7 @@ int run(const Options& o) {
     log::error("{}", s.error().message);
     return exit_code::kCannotCreate;
   }
-  if (plan.log_dir) {
+  if (plan.log_dir && !o.log_attached) {
     if (Status s = ensure_directory(*plan.log_dir); !s) {
       log::error("{}", s.error().message);
       return exit_code::kCannotCreate;

@@ -36,6 +36,13 @@ unknown --accounts key); 66 CONFIG missing; 73 a lock or log directory cannot be
 created; 75 a lock is held; 78 CONFIG invalid. Control commands: 0 done, 1 refused (the
 reason on stderr), 69 no orchestrator answers, 78 --reload of an invalid CONFIG.
 
+As a Windows service (docs/install.md): --service install registers qc-launch for CONFIG
+(started at boot, restarted on failure; --name N for more than one config), --service
+start|stop|uninstall act on it. Its log is qc-launch.log in the log directory. Exit status:
+0 done; 1 the service stopped while starting, or is still stopping; 64 not on Windows (use
+the systemd unit qc-launch@.service); 69 no such service; 73 cannot install (the name
+exists; or run it from an elevated prompt).
+
 CONFIG may come first, last (when it ends in .json), or after "--".
 
 Examples:
@@ -85,8 +92,17 @@ int main(int argc, char** argv) {
   control->add_option("--restart", restart, "Stop NAME and start it again (a new PID)")->option_text("NAME");
   control->add_flag("--reload", reload, "Re-read CONFIG and apply the difference; an invalid CONFIG changes nothing");
   control->require_option(0, 1);
-  app.add_option("--control-timeout", o.control_timeout_s, "Seconds to wait for the orchestrator's answer (10)")
-      ->check(qc::cli::seconds());
+  auto* timeout = app.add_option("--control-timeout", o.control_timeout_s,
+                                 "Seconds to wait for the orchestrator's answer (10; with --service: 120)")
+                      ->check(qc::cli::seconds());
+  auto* service = app.add_option("--service", o.service_verb,
+                                 "Windows: install, uninstall, start or stop qc-launch as a service for CONFIG "
+                                 "(docs/install.md)")
+                      ->check(CLI::IsMember({"install", "uninstall", "start", "stop"}))
+                      ->option_text("VERB");
+  app.add_option("--name", o.service_name, "The service's name with --service (default qc-launch)");
+  app.add_flag("--as-service", o.as_service, "How the service control manager runs us")->group("");
+  control->excludes(service);
   if (auto code = qc::cli::parse(app, argc, argv)) return *code;
   // "--accounts A B config.json": the last value is the config, not an account.
   auto& accounts = o.load.accounts;
@@ -106,5 +122,10 @@ int main(int argc, char** argv) {
     }
   }
   if (!o.control_action.empty()) return qc::launch::control(o);
+  if (o.as_service) return qc::launch::serve(o);
+  if (!o.service_verb.empty()) {
+    if (timeout->count() > 0) o.service_timeout_s = o.control_timeout_s;
+    return qc::launch::service_command(o);
+  }
   return qc::launch::run(o);
 }

@@ -1,7 +1,9 @@
 // The sd_notify protocol (systemd's Type=notify services), spoken directly: a datagram of
 // "KEY=VALUE" lines to the Unix socket named by $NOTIFY_SOCKET ("@..." is the abstract
-// namespace). No libsystemd: four lines of protocol do not need a library at start-up. On
-// Windows, and without $NOTIFY_SOCKET, every call does nothing.
+// namespace). No libsystemd: four lines of protocol do not need a library at start-up.
+// Without $NOTIFY_SOCKET there is no notifier. On Windows the same words go to the service
+// control manager when it runs us (windows_service.hpp): READY=1 is SERVICE_RUNNING,
+// STOPPING=1 SERVICE_STOP_PENDING, anything else while pending a checkpoint.
 #pragma once
 
 #include <chrono>
@@ -13,6 +15,7 @@ namespace qc {
 
 class ServiceNotifier {
  public:
+  // Windows: a notifier when run_as_service() runs us, else none.
   // Reads $NOTIFY_SOCKET and $WATCHDOG_USEC (honoured only when $WATCHDOG_PID is unset or
   // ours) and removes all three from the environment, so that the programs we start do not
   // speak for us. Nothing when not run by systemd.

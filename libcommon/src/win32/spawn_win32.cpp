@@ -13,31 +13,6 @@ namespace {
 
 using win32::Handle;
 
-// One argument, quoted so that CommandLineToArgvW (and the C runtime) read it back unchanged.
-std::wstring quote_argument(const std::wstring& arg) {
-  if (!arg.empty() && arg.find_first_of(L" \t\n\v\"") == std::wstring::npos) return arg;
-  std::wstring out = L"\"";
-  for (auto it = arg.begin();; ++it) {
-    std::size_t backslashes = 0;
-    while (it != arg.end() && *it == L'\\') {
-      ++it;
-      ++backslashes;
-    }
-    if (it == arg.end()) {
-      out.append(backslashes * 2, L'\\');
-      break;
-    }
-    if (*it == L'"') {
-      out.append(backslashes * 2 + 1, L'\\');
-    } else {
-      out.append(backslashes, L'\\');
-    }
-    out.push_back(*it);
-  }
-  out.push_back(L'"');
-  return out;
-}
-
 // Our environment with `overrides`, as a CREATE_UNICODE_ENVIRONMENT block.
 std::wstring environment_block(const std::vector<std::pair<std::string, std::string>>& overrides) {
   std::vector<std::wstring> entries;
@@ -95,11 +70,7 @@ Result<Child> spawn_process(const SpawnOptions& options) {
       return Error{"cannot change to directory " + options.cwd + ": " + win32::message(GetLastError()), 0};
     }
   }
-  std::wstring command_line;
-  for (const auto& arg : options.argv) {
-    if (!command_line.empty()) command_line += L' ';
-    command_line += quote_argument(win32::widen(arg));
-  }
+  std::wstring command_line = win32::command_line(options.argv);
   std::wstring env;
   if (!options.env.empty()) env = environment_block(options.env);
 

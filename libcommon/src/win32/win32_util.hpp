@@ -33,6 +33,41 @@ inline std::string narrow(const std::wstring& s) {
   return out;
 }
 
+// One argument, quoted so that CommandLineToArgvW (and the C runtime) read it back unchanged.
+inline std::wstring quote_argument(const std::wstring& arg) {
+  if (!arg.empty() && arg.find_first_of(L" \t\n\v\"") == std::wstring::npos) return arg;
+  std::wstring out = L"\"";
+  for (auto it = arg.begin();; ++it) {
+    std::size_t backslashes = 0;
+    while (it != arg.end() && *it == L'\\') {
+      ++it;
+      ++backslashes;
+    }
+    if (it == arg.end()) {
+      out.append(backslashes * 2, L'\\');
+      break;
+    }
+    if (*it == L'"') {
+      out.append(backslashes * 2 + 1, L'\\');
+    } else {
+      out.append(backslashes, L'\\');
+    }
+    out.push_back(*it);
+  }
+  out.push_back(L'"');
+  return out;
+}
+
+// ARGV (UTF-8) as one command line for CreateProcessW or a service's binary path.
+inline std::wstring command_line(const std::vector<std::string>& argv) {
+  std::wstring line;
+  for (const auto& arg : argv) {
+    if (!line.empty()) line += L' ';
+    line += quote_argument(widen(arg));
+  }
+  return line;
+}
+
 inline std::string message(DWORD error) {
   wchar_t* buf = nullptr;
   const DWORD n = FormatMessageW(

@@ -1,25 +1,15 @@
-// sd_notify without libsystemd (service_notify.hpp).
+// sd_notify without libsystemd (service_notify.hpp). Windows: src/win32/service_win32.cpp.
 #include "qc/service_notify.hpp"
 
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
 
-#ifndef _WIN32
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-#endif
 
 namespace qc {
-
-#ifdef _WIN32
-
-std::unique_ptr<ServiceNotifier> ServiceNotifier::from_environment() { return nullptr; }
-ServiceNotifier::~ServiceNotifier() = default;
-void ServiceNotifier::send(const std::string&) {}
-
-#else
 
 std::unique_ptr<ServiceNotifier> ServiceNotifier::from_environment() {
   const char* socket_path = std::getenv("NOTIFY_SOCKET");
@@ -57,7 +47,5 @@ void ServiceNotifier::send(const std::string& message) {
   const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address_.size());
   (void)::sendto(fd_, message.data(), message.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&to), length);
 }
-
-#endif
 
 }  // namespace qc
