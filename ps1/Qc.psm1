@@ -68,4 +68,89 @@ function Test-QcHeartbeat {
     & (Get-QcTool 'qc-heartbeat') @qcArgs | ForEach-Object { $_ | ConvertFrom-Json }
 }
 
+# ---- Tab completion (PowerShell 5.1 and 7), as the bash completion does it ----
+# Options come from each tool's own --help, so they are never out of date; where a NAME goes,
+# the names in the lock directory (--lock-dir on the line, else $env:QC_LOCK_DIR, else
+# .\.locks); -Accounts of Start-QcLaunch completes the config's ACCOUNTS keys.
+
+function Get-QcLockName([string]$LockDir, [string]$Prefix) {
+    if (-not $LockDir) { $LockDir = if ($env:QC_LOCK_DIR) { $env:QC_LOCK_DIR } else { '.\.locks' } }
+    if (-not (Test-Path -LiteralPath $LockDir -PathType Container)) { return }
+    Get-ChildItem -LiteralPath $LockDir -Filter '*.lock' -File -ErrorAction SilentlyContinue |
+        ForEach-Object { $_.BaseName } | Where-Object { $_ -like "$Prefix*" } | Sort-Object
+}
+
+function New-QcCompletion([string]$Text, [string]$Kind = 'ParameterValue') {
+    [System.Management.Automation.CompletionResult]::new($Text, $Text, $Kind, $Text)
+}
+
+$QcToolOptions = @{}  # tool -> its options, read once per session from --help
+
+function Get-QcToolOption([string]$Tool) {
+    if (-not $QcToolOptions.ContainsKey($Tool)) {
+        $help = & (Get-QcTool $Tool) --help 2>$null | Out-String
+        $QcToolOptions[$Tool] = @([regex]::Matches($help, '(?<=^|[ ,])--?[A-Za-z][-A-Za-z0-9]*') |
+            ForEach-Object { $_.Value } | Sort-Object -Unique)
+    }
+    $QcToolOptions[$Tool]
+}
+
+$QcNativeCompleter = {
+    param($wordToComplete, $commandAst, $cursorPosition)
+    $words = @($commandAst.CommandElements | Where-Object { $_.Extent.EndOffset -le $cursorPosition } |
+        ForEach-Object { $_.Extent.Text })
+    if ($wordToComplete) { $words = @($words | Select-Object -SkipLast 1) }
+    $tool = [IO.Path]::GetFileNameWithoutExtension($words[0])
+    if ($words -contains '--') { return }  # the command's own arguments
+    $prev = if ($words.Count -gt 1) { $words[-1] } else { '' }
+    $lockDir = $null
+    for ($i = 1; $i -lt $words.Count - 1; $i++) { if ($words[$i] -eq '--lock-dir') { $lockDir = $words[$i + 1] } }
+    switch ($prev) {
+        { $_ -in '--lock-dir', '--log-dir' } {
+            return Get-ChildItem -Directory -Path "$wordToComplete*" -ErrorAction SilentlyContinue |
+                ForEach-Object { New-QcCompletion $_.FullName 'ProviderContainer' }
+        }
+        { $_ -in '--config', '--etcd-cacert', '--etcd-cert', '--etcd-key', '--on-event' } {
+            return Get-ChildItem -Path "$wordToComplete*" -ErrorAction SilentlyContinue |
+                ForEach-Object { New-QcCompletion $_.FullName 'ProviderItem' }
+        }
+        '--service' { return 'install', 'uninstall', 'start', 'stop' | Where-Object { $_ -like "$wordToComplete*" } |
+                ForEach-Object { New-QcCompletion $_ } }
+        '--stop-signal' { return 'TERM', 'INT', 'QUIT', 'HUP', 'USR1', 'USR2' | Where-Object { $_ -like "$wordToComplete*" } |
+                ForEach-Object { New-QcCompletion $_ } }
+        { $_ -in '--start', '--stop' -or ($_ -eq '--restart' -and $tool -eq 'qc-launch') } {
+            return Get-QcLockName $lockDir $wordToComplete | ForEach-Object { New-QcCompletion $_ }
+        }
+    }
+    if ($wordToComplete -like '-*') {
+        return Get-QcToolOption $tool | Where-Object { $_ -like "$wordToComplete*" } |
+            ForEach-Object { New-QcCompletion $_ 'ParameterName' }
+    }
+    switch ($tool) {
+        'qc-launch' { Get-ChildItem -Path "$wordToComplete*" -Include '*.json' -ErrorAction SilentlyContinue |
+                ForEach-Object { New-QcCompletion $_.FullName 'ProviderItem' } }
+        'qc-heartbeat' { }
+        default { Get-QcLockName $lockDir $wordToComplete | ForEach-Object { New-QcCompletion $_ } }
+    }
+}
+
+$QcTools = 'qc-lock', 'qc-run', 'qc-launch', 'qc-shutdown', 'qc-ps', 'qc-heartbeat'
+Register-ArgumentCompleter -Native -CommandName ($QcTools + ($QcTools | ForEach-Object { "$_.exe" })) -ScriptBlock $QcNativeCompleter
+
+Register-ArgumentCompleter -CommandName Get-QcProcess, Stop-QcAll -ParameterName Name -ScriptBlock {
+    param($commandName, $parameterName, $wordToComplete, $commandAst, $fakeBoundParameters)
+    Get-QcLockName $fakeBoundParameters['LockDir'] $wordToComplete | ForEach-Object { New-QcCompletion $_ }
+}
+
+Register-ArgumentCompleter -CommandName Start-QcLaunch -ParameterName Accounts -ScriptBlock {
+    param($commandName, $parameterName, $wordToComplete, $commandAst, $fakeBoundParameters)
+    $config = if ($fakeBoundParameters['Config']) { $fakeBoundParameters['Config'] } else { Get-QcDefaultConfig }
+    if (-not (Test-Path -LiteralPath $config)) { return }
+    $accounts = (Get-Content -LiteralPath $config -Raw | ConvertFrom-Json).ACCOUNTS
+    if ($accounts) {
+        $accounts.PSObject.Properties.Name | Where-Object { $_ -like "$wordToComplete*" } | Sort-Object |
+            ForEach-Object { New-QcCompletion $_ }
+    }
+}
+
 Export-ModuleMember -Function Get-QcProcess, Start-QcLaunch, Stop-QcAll, Test-QcHeartbeat
