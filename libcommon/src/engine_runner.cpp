@@ -19,6 +19,7 @@
 #include "qc/lock_record.hpp"
 #include "qc/lock_table.hpp"
 #include "qc/net.hpp"
+#include "qc/paths.hpp"
 #include "qc/text.hpp"
 
 namespace qc {
@@ -197,7 +198,7 @@ void EngineRunner::add(SupervisedProgram program, HeldLock lock, std::unique_ptr
 int EngineRunner::set_up(Slot& s) {
   const std::string& name = s.plan.spec.name;
   if (settings_.log_dir) {
-    const std::string path = (fs::path(*settings_.log_dir) / (name + ".log")).string();
+    const std::string path = path_string(to_path(*settings_.log_dir) / (name + ".log"));
     std::string error;
     s.log = log::File::open(path, settings_.log_max_bytes, settings_.log_files, error);
     if (!s.log) {
@@ -485,7 +486,7 @@ void EngineRunner::tear_down() {
   control_.reset();
   if (!control_secret_.empty()) {
     std::error_code ignored;
-    fs::remove(control_secret_path(settings_.lock_dir, own_record_.name), ignored);
+    fs::remove(to_path(control_secret_path(settings_.lock_dir, own_record_.name)), ignored);
   }
   own_lock_.reset();
   if (alerts_) alerts_->kill_remaining();

@@ -12,6 +12,7 @@
 
 #include "lock_file.hpp"
 #include "qc/names.hpp"
+#include "qc/paths.hpp"
 
 namespace qc {
 namespace {
@@ -34,8 +35,8 @@ bool is_live_legacy(const std::optional<LockRecord>& record) {
 std::string file_name_of(const std::string& name) { return name + kLockSuffix; }
 
 std::string parent_of(const std::string& path) {
-  const std::filesystem::path p(path);
-  return p.parent_path().empty() ? "." : p.parent_path().string();
+  const std::filesystem::path p = to_path(path);
+  return p.parent_path().empty() ? "." : path_string(p.parent_path());
 }
 
 // A name that is held is reported as held, whoever holds it: a file another user owns and
@@ -264,9 +265,9 @@ AcquireResult acquire_lock(const std::string& dir, const std::string& name, Lock
 Result<LockProbe> probe_lock(const std::string& path) { return probe_lock_file(path); }
 
 Result<bool> wait_until_unheld(const std::string& path, SteadyTime deadline) {
-  const std::filesystem::path p(path);
-  auto waiter = LockWaiter::create(p.parent_path().empty() ? "." : p.parent_path().string(),
-                                   p.filename().string());
+  const std::filesystem::path p = to_path(path);
+  auto waiter = LockWaiter::create(p.parent_path().empty() ? "." : path_string(p.parent_path()),
+                                   path_string(p.filename()));
   if (!waiter) return waiter.error();
   for (;;) {
     auto probe = probe_lock_file(path);

@@ -12,6 +12,7 @@
 #include "lock_file.hpp"
 #include "qc/lock.hpp"
 #include "qc/names.hpp"
+#include "qc/paths.hpp"
 #include "qc/pattern.hpp"
 #include "qc/text.hpp"
 
@@ -97,14 +98,14 @@ Result<LockEntry> read_lock_entry(const std::string& dir, const std::string& nam
 Result<LockTable> read_lock_directory(const std::string& dir) {
   LockTable table;
   std::error_code ec;
-  fs::directory_iterator it(dir, ec);
+  fs::directory_iterator it(to_path(dir), ec);
   if (ec) {
     if (ec == std::errc::no_such_file_or_directory) return table;
     return Error{"cannot read lock directory " + dir + ": " + ec.message(), ec.value()};
   }
   for (; it != fs::directory_iterator(); it.increment(ec)) {
     if (ec) return Error{"cannot read lock directory " + dir + ": " + ec.message(), ec.value()};
-    const std::string file = it->path().filename().string();
+    const std::string file = path_string(it->path().filename());
     const std::size_t suffix = std::char_traits<char>::length(kLockSuffix);
     if (file.size() <= suffix || file.compare(file.size() - suffix, suffix, kLockSuffix) != 0) {
       continue;

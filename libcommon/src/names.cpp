@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include "qc/paths.hpp"
+
 namespace qc {
 namespace fs = std::filesystem;
 
@@ -69,21 +71,21 @@ std::string resolve_lock_dir(const std::optional<std::string>& from_option) {
 
 Status ensure_directory(const std::string& dir) {
   std::error_code ec;
-  if (fs::is_directory(dir, ec)) return {};
-  fs::create_directories(dir, ec);
+  if (fs::is_directory(to_path(dir), ec)) return {};
+  fs::create_directories(to_path(dir), ec);
   if (ec) {
     return Error{"cannot create lock directory " + dir + ": " + ec.message() +
                      "; choose another with --lock-dir or QC_LOCK_DIR",
                  ec.value()};
   }
-  if (!fs::is_directory(dir, ec)) {
+  if (!fs::is_directory(to_path(dir), ec)) {
     return Error{"cannot use " + dir + " as lock directory: it is not a directory"};
   }
   return {};
 }
 
 std::string lock_file_path(const std::string& dir, const std::string& name) {
-  return (fs::path(dir) / (name + kLockSuffix)).string();
+  return path_string(to_path(dir) / (name + kLockSuffix));
 }
 
 }  // namespace qc

@@ -785,6 +785,45 @@ class WindowsServiceTest(WineTestCase):
         self.assertIn("NOPE", read_text(os.path.join(self.logs, "qc-launch.log")))
 
 
+class WindowsUnicodeTest(WineTestCase):
+    """Names beyond ASCII (docs/install.md): a config, its lock and log directories and its
+    programs' files under C:\\Trading\\Jürgen and a Cyrillic directory; QC_LOCK_DIR and
+    arguments in both. Every .exe runs with UTF-8 as its active code page. (Lock names stay
+    ASCII, as the lock file format says.)"""
+
+    def test_an_account_directory_named_juergen_or_in_cyrillic(self):
+        for folder in ("Jürgen", "Юрий_Счёт"):
+            with self.subTest(folder=folder):
+                base = self.path("Trading", folder)
+                os.makedirs(base)
+                stamps = os.path.join(base, "stamps")
+                cfg = {"ACCOUNTS": {}, "LAUNCH": {"name": "LAUNCH_U", "lock_dir": wpath(os.path.join(base, "locks")),
+                                                  "log_dir": wpath(os.path.join(base, "logs")),
+                                                  "programs": [{"name": "BRAIN_U", "command": self.th("stamp", wpath(stamps), "hold"),
+                                                                "stop_timeout_s": 0.5}]}}
+                config = os.path.join(base, "MASTER_CONFIG.json")
+                with open(config, "w", encoding="utf-8") as f:
+                    json.dump(cfg, f, ensure_ascii=False)
+                launch = self.start_tool("qc-launch", wpath(config))
+                wait_until(lambda: read_text(stamps).strip(), timeout=60, message="the program's stamp in " + folder)
+                self.assertEqual(sorted(os.listdir(os.path.join(base, "locks"))),
+                                 ["BRAIN_U.lock", "LAUNCH_U.lock", "LAUNCH_U.secret"])
+                self.assertIn("BRAIN_U.log", os.listdir(os.path.join(base, "logs")))
+                rows = {r["name"]: r for r in self.ps_json("--lock-dir", wpath(os.path.join(base, "locks")))}
+                self.assertEqual(rows["BRAIN_U"]["state"], "running")
+                self.assertIn(folder, " ".join(rows["BRAIN_U"]["command"]))
+                # The environment too: QC_LOCK_DIR names the same directory.
+                env = dict(self.env, QC_LOCK_DIR=wpath(os.path.join(base, "locks")))
+                r = self.run_tool("qc-lock", "BRAIN_U", "--", helper_exe(), "stamp", wpath(stamps), env=env)
+                self.assertEqual(r.returncode, 75, r.stderr)
+                self.assertIn(folder, r.stderr)  # the holder's command line
+                r = self.run_tool("qc-shutdown", "--yes", "--timeout", "30", "--lock-dir",
+                                  wpath(os.path.join(base, "locks")), timeout=120)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(launch.wait(timeout=60), 0)
+                self.assertEqual(os.listdir(os.path.join(base, "locks")), [])
+
+
 class WindowsBatchTest(WineTestCase):
     BATCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "batch")
 

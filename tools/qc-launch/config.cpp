@@ -16,6 +16,7 @@
 
 #include "qc/exit_codes.hpp"
 #include "qc/names.hpp"
+#include "qc/paths.hpp"
 #include "qc/text.hpp"
 
 namespace qc::launch {
@@ -184,9 +185,9 @@ void read_policy(const json& object, const std::string& where, ProgramSpec& spec
 }
 
 std::string resolve(const fs::path& base, const std::string& path) {
-  if (path.empty()) return base.string();
-  const fs::path p(path);
-  return (p.is_absolute() ? p : base / p).lexically_normal().string();
+  if (path.empty()) return path_string(base);
+  const fs::path p = to_path(path);
+  return path_string((p.is_absolute() ? p : base / p).lexically_normal());
 }
 
 ReadySpec read_ready(const json& v, const std::string& where, const Expander& expand) {
@@ -385,7 +386,7 @@ std::string preferred_host(const json& prefer, const PlannedProgram& program, co
 }
 
 LaunchPlan build_plan(const json& root, const std::string& path, const LoadOptions& options) {
-  const std::string file = fs::path(path).filename().string();
+  const std::string file = path_string(to_path(path).filename());
   if (!root.is_object()) fail("the top level must be an object with ACCOUNTS and LAUNCH");
   if (!root.contains("LAUNCH")) {
     fail("no \"LAUNCH\" section; it says which programs to run (see qc-launch --help)");
@@ -394,7 +395,7 @@ LaunchPlan build_plan(const json& root, const std::string& path, const LoadOptio
   if (!launch.is_object()) fail("\"LAUNCH\" must be an object");
   reject_unknown_keys(launch, kLaunchKeys, {}, "LAUNCH");
 
-  const fs::path base = fs::absolute(path).parent_path();
+  const fs::path base = fs::absolute(to_path(path)).parent_path();
   LaunchPlan plan;
   plan.config_path = path;
   if (launch.contains("name")) plan.name = string_at(launch, "name", "LAUNCH");
@@ -561,7 +562,7 @@ std::variant<LaunchPlan, ConfigFailure> parse_launch_plan(const std::string& tex
 std::variant<LaunchPlan, ConfigFailure> load_launch_plan(const std::string& path,
                                                          const LoadOptions& options) {
   std::error_code ec;
-  const auto status = fs::status(path, ec);
+  const auto status = fs::status(to_path(path), ec);
   if (!fs::exists(status)) {
     return ConfigFailure{exit_code::kNoInput,
                          "cannot read " + path + ": no such file; pass the config's path, or run "
@@ -594,10 +595,10 @@ std::variant<LaunchPlan, ConfigFailure> load_launch_plan(const std::string& path
 OrchestratorAddress orchestrator_address(const std::string& path, const LoadOptions& options) {
   OrchestratorAddress out;
   std::error_code ec;
-  const fs::path base = fs::absolute(path, ec).parent_path();
+  const fs::path base = fs::absolute(to_path(path), ec).parent_path();
   std::string lock_dir = ".locks";
   std::ifstream in(path, std::ios::binary);
-  if (in && fs::is_regular_file(path, ec)) {
+  if (in && fs::is_regular_file(to_path(path), ec)) {
     std::string text(static_cast<std::size_t>(kMaxConfigBytes), '\0');
     in.read(text.data(), static_cast<std::streamsize>(text.size()));
     text.resize(static_cast<std::size_t>(in.gcount()));

@@ -16,6 +16,7 @@
 #include "qc/lock_record.hpp"
 #include "qc/lock_table.hpp"
 #include "qc/names.hpp"
+#include "qc/paths.hpp"
 #include "qc/service_notify.hpp"
 #include "qc/spawn.hpp"
 #include "qc/text.hpp"
@@ -410,7 +411,7 @@ int run(const Options& o) {
       log::error("{}", s.error().message);
       return exit_code::kCannotCreate;
     }
-    const std::string path = (fs::path(*plan.log_dir) / "qc-launch.log").string();
+    const std::string path = path_string(to_path(*plan.log_dir) / "qc-launch.log");
     std::string error;
     auto file = log::File::open(path, o.log_max_bytes, o.log_files, error);
     if (!file) {

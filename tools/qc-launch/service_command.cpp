@@ -9,6 +9,7 @@
 #include "qc/exit_codes.hpp"
 #include "qc/log.hpp"
 #include "qc/names.hpp"
+#include "qc/paths.hpp"
 #include "qc/windows_service.hpp"
 
 namespace qc::launch {
@@ -17,7 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
-std::string absolute(const std::string& path) { return fs::absolute(fs::u8path(path)).lexically_normal().u8string(); }
+std::string absolute(const std::string& path) { return path_string(fs::absolute(to_path(path)).lexically_normal()); }
 
 int failure(const Error& e) {
   log::error("{}", e.message);
@@ -69,7 +70,7 @@ int install(const Options& o) {
   } else if (plan.log_dir) {
     log_dir = *plan.log_dir;
   } else {
-    log_dir = (fs::u8path(plan.config_path).parent_path() / "logs").u8string();
+    log_dir = path_string(to_path(plan.config_path).parent_path() / "logs");
     args.insert(args.end(), {"--log-dir", log_dir});
   }
   if (o.no_scan) args.push_back("--no-scan");
@@ -147,10 +148,10 @@ int serve(Options& o) {
   // The log first: whatever goes wrong next has nowhere else to be said.
   std::string log_dir = o.load.log_dir ? *o.load.log_dir
                         : plan && plan->log_dir ? *plan->log_dir
-                                                : (fs::u8path(absolute(o.config)).parent_path() / "logs").u8string();
+                                                : path_string(to_path(absolute(o.config)).parent_path() / "logs");
   if (ensure_directory(log_dir)) {
     std::string error;
-    if (auto file = log::File::open((fs::u8path(log_dir) / "qc-launch.log").u8string(), o.log_max_bytes, o.log_files, error)) {
+    if (auto file = log::File::open(path_string(to_path(log_dir) / "qc-launch.log"), o.log_max_bytes, o.log_files, error)) {
       log::attach(file);
       o.log_attached = true;
     }

@@ -7,6 +7,7 @@
 
 #include "qc/lock.hpp"
 #include "qc/names.hpp"
+#include "qc/paths.hpp"
 #include "qc/text.hpp"
 
 namespace qc::shutdown_tool {
@@ -70,7 +71,7 @@ void confirm_holders(Plan& plan, const ProcessView& view) {
     for (std::size_t i = 0; i < t.lock_files.size(); ++i) {
       const auto& h = held[next_file++];
       holding.insert(holding.end(), h.begin(), h.end());
-      std::string name = std::filesystem::path(t.lock_files[i]).filename().string();
+      std::string name = path_string(to_path(t.lock_files[i]).filename());
       name.resize(name.size() - std::char_traits<char>::length(kLockSuffix));
       held_name.insert(held_name.end(), h.size(), name);
     }

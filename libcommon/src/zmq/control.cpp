@@ -27,6 +27,7 @@
 #include "platform.hpp"
 #include "qc/event_loop.hpp"
 #include "qc/log.hpp"
+#include "qc/paths.hpp"
 
 namespace qc {
 namespace {
@@ -45,14 +46,14 @@ std::string control_bind_address(const std::string& lock_dir, const std::string&
   return "tcp://127.0.0.1:*";
 #else
   std::error_code ec;
-  auto dir = std::filesystem::absolute(lock_dir, ec);
-  if (ec) dir = lock_dir;
-  return "ipc://" + (dir.lexically_normal() / (name + ".control")).string();
+  auto dir = std::filesystem::absolute(to_path(lock_dir), ec);
+  if (ec) dir = to_path(lock_dir);
+  return "ipc://" + path_string(dir.lexically_normal() / (name + ".control"));
 #endif
 }
 
 std::string control_secret_path(const std::string& lock_dir, const std::string& name) {
-  return (std::filesystem::path(lock_dir) / (name + ".secret")).string();
+  return path_string(to_path(lock_dir) / (name + ".secret"));
 }
 
 bool control_needs_secret() {
