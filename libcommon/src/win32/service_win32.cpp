@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <utility>
 
 #include "qc/service_notify.hpp"
 #include "qc/windows_service.hpp"
@@ -16,8 +17,11 @@ namespace {
 class ScHandle {
  public:
   explicit ScHandle(SC_HANDLE h = nullptr) : h_(h) {}
-  ScHandle(const ScHandle&) = delete;
-  ScHandle& operator=(const ScHandle&) = delete;
+  ScHandle(ScHandle&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+  ScHandle& operator=(ScHandle&& o) noexcept {
+    std::swap(h_, o.h_);
+    return *this;
+  }
   ~ScHandle() {
     if (h_ != nullptr) CloseServiceHandle(h_);
   }
@@ -43,16 +47,25 @@ Error sc_error(const std::string& what, DWORD code) {
   return e;
 }
 
-Result<SC_HANDLE> open_manager(DWORD access) {
-  SC_HANDLE m = OpenSCManagerW(nullptr, nullptr, access);
-  if (m == nullptr) return sc_error("cannot reach the service control manager", GetLastError());
+Result<ScHandle> open_manager(DWORD access) {
+  ScHandle m(OpenSCManagerW(nullptr, nullptr, access));
+  if (!m) return sc_error("cannot reach the service control manager", GetLastError());
   return m;
 }
 
-Result<SC_HANDLE> open_service(SC_HANDLE manager, const std::string& name, DWORD access) {
-  SC_HANDLE s = OpenServiceW(manager, win32::widen(name).c_str(), access);
-  if (s == nullptr) return sc_error("service " + name, GetLastError());
-  return s;
+// A service, with the manager handle it was opened through (closed after it).
+struct Opened {
+  ScHandle manager;
+  ScHandle service;
+};
+
+Result<Opened> open_service(const std::string& name, DWORD access) {
+  auto manager = open_manager(SC_MANAGER_CONNECT);
+  if (!manager) return manager.error();
+  Opened o{std::move(*manager), ScHandle()};
+  o.service = ScHandle(OpenServiceW(o.manager.get(), win32::widen(name).c_str(), access));
+  if (!o.service) return sc_error("service " + name, GetLastError());
+  return o;
 }
 
 State to_state(DWORD s) {
@@ -150,16 +163,15 @@ Result<SERVICE_STATUS_PROCESS> wait_while_pending(SC_HANDLE service, const std::
 
 
 Result<Warnings> install(const InstallSpec& spec) {
-  auto manager_or = open_manager(SC_MANAGER_CONNECT | SC_MANAGER_CREATE_SERVICE);
-  if (!manager_or) return manager_or.error();
-  ScHandle manager(*manager_or);
+  auto manager = open_manager(SC_MANAGER_CONNECT | SC_MANAGER_CREATE_SERVICE);
+  if (!manager) return manager.error();
   std::vector<wchar_t> self(32768);
   const DWORD length = GetModuleFileNameW(nullptr, self.data(), static_cast<DWORD>(self.size()));
   if (length == 0 || length >= self.size()) return win32::error("cannot find this program's own path", GetLastError());
   std::vector<std::string> argv{win32::narrow(std::wstring(self.data(), length))};
   argv.insert(argv.end(), spec.arguments.begin(), spec.arguments.end());
   const std::wstring command_line = win32::command_line(argv);
-  ScHandle service(CreateServiceW(manager.get(), win32::widen(spec.name).c_str(), win32::widen(spec.display_name).c_str(),
+  ScHandle service(CreateServiceW(manager->get(), win32::widen(spec.name).c_str(), win32::widen(spec.display_name).c_str(),
                                   SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START,
                                   SERVICE_ERROR_NORMAL, command_line.c_str(), nullptr, nullptr, nullptr,
                                   nullptr /* LocalSystem */, nullptr));
@@ -191,63 +203,54 @@ Result<Warnings> install(const InstallSpec& spec) {
   return warnings;
 }
 
-Result<Status> query(const std::string& name) {
-  auto manager_or = open_manager(SC_MANAGER_CONNECT);
-  if (!manager_or) return manager_or.error();
-  ScHandle manager(*manager_or);
-  auto service_or = open_service(manager.get(), name, SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG);
-  if (!service_or) return service_or.error();
-  ScHandle service(*service_or);
-  auto s = raw_status(service.get(), name);
+namespace {
+
+// Waits while it starts or stops, then says where it got.
+Result<Status> settle(const Opened& o, const std::string& name, std::chrono::milliseconds timeout) {
+  auto s = wait_while_pending(o.service.get(), name, timeout);
   if (!s) return s.error();
-  return to_status(*s, service.get());
+  return to_status(*s, o.service.get());
+}
+
+}  // namespace
+
+Result<Status> query(const std::string& name) {
+  auto o = open_service(name, SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG);
+  if (!o) return o.error();
+  auto s = raw_status(o->service.get(), name);
+  if (!s) return s.error();
+  return to_status(*s, o->service.get());
 }
 
 Result<Status> start(const std::string& name, std::chrono::milliseconds timeout) {
-  auto manager_or = open_manager(SC_MANAGER_CONNECT);
-  if (!manager_or) return manager_or.error();
-  ScHandle manager(*manager_or);
-  auto service_or = open_service(manager.get(), name, SERVICE_START | SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG);
-  if (!service_or) return service_or.error();
-  ScHandle service(*service_or);
-  if (!StartServiceW(service.get(), 0, nullptr) && GetLastError() != ERROR_SERVICE_ALREADY_RUNNING) {
+  auto o = open_service(name, SERVICE_START | SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG);
+  if (!o) return o.error();
+  if (!StartServiceW(o->service.get(), 0, nullptr) && GetLastError() != ERROR_SERVICE_ALREADY_RUNNING) {
     return sc_error("cannot start service " + name, GetLastError());
   }
-  auto s = wait_while_pending(service.get(), name, timeout);
-  if (!s) return s.error();
-  return to_status(*s, service.get());
+  return settle(*o, name, timeout);
 }
 
 Result<Status> stop(const std::string& name, std::chrono::milliseconds timeout) {
-  auto manager_or = open_manager(SC_MANAGER_CONNECT);
-  if (!manager_or) return manager_or.error();
-  ScHandle manager(*manager_or);
-  auto service_or = open_service(manager.get(), name, SERVICE_STOP | SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG);
-  if (!service_or) return service_or.error();
-  ScHandle service(*service_or);
+  auto o = open_service(name, SERVICE_STOP | SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG);
+  if (!o) return o.error();
   SERVICE_STATUS ignored{};
-  if (!ControlService(service.get(), SERVICE_CONTROL_STOP, &ignored)) {
+  if (!ControlService(o->service.get(), SERVICE_CONTROL_STOP, &ignored)) {
     const DWORD code = GetLastError();
     if (code != ERROR_SERVICE_NOT_ACTIVE && code != ERROR_SERVICE_CANNOT_ACCEPT_CTRL) {
       return sc_error("cannot stop service " + name, code);
     }
   }
-  auto s = wait_while_pending(service.get(), name, timeout);
-  if (!s) return s.error();
-  return to_status(*s, service.get());
+  return settle(*o, name, timeout);
 }
 
 Result<Status> uninstall(const std::string& name, std::chrono::milliseconds timeout) {
   auto stopped = stop(name, timeout);
   if (!stopped) return stopped.error();
   if (stopped->state != State::kStopped) return *stopped;
-  auto manager_or = open_manager(SC_MANAGER_CONNECT);
-  if (!manager_or) return manager_or.error();
-  ScHandle manager(*manager_or);
-  auto service_or = open_service(manager.get(), name, DELETE);
-  if (!service_or) return service_or.error();
-  ScHandle service(*service_or);
-  if (!DeleteService(service.get()) && GetLastError() != ERROR_SERVICE_MARKED_FOR_DELETE) {
+  auto o = open_service(name, DELETE);
+  if (!o) return o.error();
+  if (!DeleteService(o->service.get()) && GetLastError() != ERROR_SERVICE_MARKED_FOR_DELETE) {
     return sc_error("cannot remove service " + name, GetLastError());
   }
   return *stopped;
