@@ -60,7 +60,7 @@ define sanitized_suite
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(abspath $(BUILD)-$(1))/reports/ubsan \
 	  TSAN_OPTIONS=second_deadlock_stack=1:suppressions=$(abspath tests/sanitizers/tsan.supp):log_path=$(abspath $(BUILD)-$(1))/reports/tsan \
 	  LSAN_OPTIONS=suppressions=$(abspath tests/sanitizers/lsan.supp) \
-	  QC_TEST_ROUNDS=3 QC_TEST_ACQUIRES=60 \
+	  QC_TEST_ROUNDS=3 QC_TEST_ACQUIRES=60 QC_TEST_TIME_SLACK=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 1200 $(4)
 	@if [ -n "$$(ls $(BUILD)-$(1)/reports)" ]; then \
 	  echo "$(1): sanitizer reports:"; head -50 $(BUILD)-$(1)/reports/*; exit 1; fi
