@@ -330,7 +330,7 @@ void WINAPI service_main(DWORD, wchar_t**) {
   report(SERVICE_START_PENDING);
   // A service has no console, and without one Ctrl+Break (the graceful stop of a program
   // that is not ours, stop_win32.cpp) reaches nobody: every program would be killed at its
-  // stop timeout. The programs share this one (session 0's, never shown), as NSSM does it.
+  // stop timeout. The programs share this one (session 0's, never shown).
   AllocConsole();
   r.exit_code = (*r.body)();
   report(SERVICE_STOPPED, r.exit_code);
