@@ -20,6 +20,11 @@ using std::chrono::milliseconds;
 
 std::string absolute(const std::string& path) { return path_string(fs::absolute(to_path(path)).lexically_normal()); }
 
+// Where the service logs when neither the config nor --log-dir says: logs\ beside the config.
+std::string default_log_dir(const std::string& config) {
+  return path_string(to_path(absolute(config)).parent_path() / "logs");
+}
+
 int failure(const Error& e) {
   log::error("{}", e.message);
   switch (e.sys_errno) {
@@ -70,17 +75,18 @@ int install(const Options& o) {
   } else if (plan.log_dir) {
     log_dir = *plan.log_dir;
   } else {
-    log_dir = path_string(to_path(plan.config_path).parent_path() / "logs");
+    log_dir = default_log_dir(plan.config_path);
     args.insert(args.end(), {"--log-dir", log_dir});
   }
   if (o.no_scan) args.push_back("--no-scan");
   args.insert(args.end(), {"--status-interval", std::to_string(static_cast<long long>(o.status_interval_s))});
-  args.push_back(plan.config_path);
+  const std::string config = absolute(plan.config_path);
+  args.push_back(config);
 
   service::InstallSpec spec;
   spec.name = o.service_name;
   spec.display_name = "qc-launch " + o.service_name;
-  spec.description = "Runs the programs of " + plan.config_path + " (qc-launch: started at boot, restarted on failure)";
+  spec.description = "Runs the programs of " + config + " (qc-launch: started at boot, restarted on failure)";
   spec.arguments = args;
   spec.preshutdown = stop_allowance(plan);
   auto installed = service::install(spec);
@@ -88,7 +94,7 @@ int install(const Options& o) {
   for (const auto& w : *installed) log::warn("service {}: {}", o.service_name, w);
   log::info("installed service {}: {} program{} of {}, started at boot (as LocalSystem), its log in {}; start it "
             "now with: qc-launch --service start --name {}",
-            o.service_name, plan.programs.size(), plan.programs.size() == 1 ? "" : "s", plan.config_path, log_dir,
+            o.service_name, plan.programs.size(), plan.programs.size() == 1 ? "" : "s", config, log_dir,
             o.service_name);
   return exit_code::kOk;
 }
@@ -148,7 +154,7 @@ int serve(Options& o) {
   // The log first: whatever goes wrong next has nowhere else to be said.
   std::string log_dir = o.load.log_dir ? *o.load.log_dir
                         : plan && plan->log_dir ? *plan->log_dir
-                                                : path_string(to_path(absolute(o.config)).parent_path() / "logs");
+                                                : default_log_dir(o.config);
   if (ensure_directory(log_dir)) {
     std::string error;
     if (auto file = log::File::open(path_string(to_path(log_dir) / "qc-launch.log"), o.log_max_bytes, o.log_files, error)) {
