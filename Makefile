@@ -51,9 +51,12 @@ soak: build
 
 # Sanitizers: the whole suite against an instrumented build. Every report goes to a file in
 # $(BUILD)-<kind>/reports; the target fails if there is any, whatever the tests said.
-SAN_OPTIONS_COMMON = print_stacktrace=1:log_path=$(abspath $@-reports)/report
+# -O1 -g1: what the sanitizers' manuals recommend, with line tables only; the instrumented
+# build takes 7 minutes here instead of 16 with -O2 -g, and reports still name file and line.
+SAN_CXXFLAGS = -O1 -g1 -DNDEBUG
 define sanitized_suite
-	cmake -S . -B $(BUILD)-$(1) -G "$(GENERATOR)" -DQC_SANITIZE=$(2) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+	cmake -S . -B $(BUILD)-$(1) -G "$(GENERATOR)" -DQC_SANITIZE=$(2) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$(SAN_CXXFLAGS)" $(CMAKE_ARGS)
 	cmake --build $(BUILD)-$(1) -j $(JOBS)
 	rm -rf $(BUILD)-$(1)/reports && mkdir -p $(BUILD)-$(1)/reports
 	cd $(BUILD)-$(1) && ASAN_OPTIONS=detect_leaks=1:$(3)log_path=$(abspath $(BUILD)-$(1))/reports/asan \
@@ -82,7 +85,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := lock_record protocol launch_config
 fuzz:
 	CC=clang CXX=clang++ cmake -S . -B $(BUILD)-fuzz -G "$(GENERATOR)" -DQC_FUZZ=ON \
-	  -DQC_SANITIZE=address$(comma)undefined -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	  -DQC_SANITIZE=address$(comma)undefined -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$(SAN_CXXFLAGS)"
 	cmake --build $(BUILD)-fuzz -j $(JOBS)
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(BUILD)-fuzz/work/$$t && \
