@@ -169,9 +169,9 @@ int serve(Options& o) {
     log::info("service {}: qc-launch ends with exit status {}", o.service_name, rc);
     return rc;
   });
-  if (!served) {
+  if (!served) {  // not started by the control manager (a person ran it: usage), or refused by it
     log::error("{}", served.error().message);
-    return exit_code::kUsage;
+    return served.error().sys_errno == ENXIO ? exit_code::kUsage : exit_code::kUnavailable;
   }
   return *served;
 }

@@ -269,6 +269,7 @@ struct Running {
   HANDLE stop_event = nullptr;
   const std::function<int()>* body = nullptr;
   int exit_code = 0;
+  DWORD handler_error = 0;  // RegisterServiceCtrlHandlerExW's, when it refused
 };
 
 Running& running() {
@@ -324,7 +325,7 @@ void WINAPI service_main(DWORD, wchar_t**) {
   Running& r = running();
   r.handle = RegisterServiceCtrlHandlerExW(r.name.c_str(), on_control, nullptr);
   if (r.handle == nullptr) {
-    r.exit_code = 70;
+    r.handler_error = GetLastError();  // said by run_as_service, once the dispatcher returns
     return;
   }
   report(SERVICE_START_PENDING);
@@ -357,6 +358,9 @@ Result<int> run_as_service(const std::string& name, std::chrono::milliseconds wa
                 ENXIO};
     }
     return e;
+  }
+  if (r.handler_error != 0) {
+    return win32::error("cannot register the control handler of service " + name, r.handler_error);
   }
   return r.exit_code;
 }
