@@ -244,6 +244,11 @@ class FleetTestCase(QcTestCase):
         return wait_until(lambda: len(self.starts(host)) > before and self.starts(host)[before],
                           timeout=timeout, message="%s's command to start" % host)
 
+    def wait_watching(self, proxy):
+        """A waiter that talks through `proxy` is watching the name: its watch went out after its
+        lease, its try and the lease's revoke (a waiter holds no lease while it waits)."""
+        wait_until(lambda: proxy.requests >= 4, message="the waiter's watch (lease, try, revoke, watch)")
+
     def stamp_of(self, what, host, index=-1):
         found = [s for s in read_stamps(self.stamps) if s[0] == what and s[1] == host]
         return found[index] if found else None
@@ -335,10 +340,9 @@ class FleetBasicsTest(FleetTestCase):
         self.wait_started("hostA")
         proxy = self.proxy()
         waiter = self.start_host("hostB", "BRAIN_X", "-w", "60", endpoints=proxy.url)
-        wait_until(lambda: proxy.requests >= 3, message="the waiter's lease, try and watch")  # grant, txn, revoke
-        time.sleep(0.5)  # let its watch request go out ...
+        self.wait_watching(proxy)
         seen = proxy.requests
-        time.sleep(3)    # ... then nothing at all for longer than any polling period
+        time.sleep(3)  # the check is that nothing happens for longer than any polling period
         self.assertEqual(proxy.requests, seen, "the waiter polled while the name was held")
         released = time.monotonic()
         holder.send_signal(signal.SIGTERM)
@@ -414,8 +418,10 @@ class FleetFailoverTest(FleetTestCase):
     def test_sigkill_of_the_holder_hands_over_after_its_command_exited_within_ttl_plus_1s(self):
         holder = self.start_host("hostA", "SK", "--lease-ttl", self.TTL, "--stop-timeout", self.STOP)
         self.wait_started("hostA")
-        waiter = self.start_host("hostB", "SK", "-w", "60", "--lease-ttl", self.TTL, "--stop-timeout", self.STOP)
-        time.sleep(0.5)
+        watch = self.proxy()
+        waiter = self.start_host("hostB", "SK", "-w", "60", "--lease-ttl", self.TTL, "--stop-timeout", self.STOP,
+                                 endpoints=watch.url)
+        self.wait_watching(watch)
         killed = time.monotonic()
         os.kill(holder.pid, signal.SIGKILL)
         start = self.wait_started("hostB", timeout=int(self.TTL) + 5)
@@ -435,9 +441,10 @@ class FleetFailoverTest(FleetTestCase):
             holder = self.start_host(holder_host, "BH", "--lease-ttl", self.TTL, "--stop-timeout", self.STOP,
                                      endpoints=proxy.url)
             self.wait_started(holder_host, before[holder_host])
+            watch = self.proxy()
             waiter = self.start_host(waiter_host, "BH", "-w", "60", "--lease-ttl", self.TTL,
-                                     "--stop-timeout", self.STOP)
-            time.sleep(0.3)
+                                     "--stop-timeout", self.STOP, endpoints=watch.url)
+            self.wait_watching(watch)
             proxy.black_hole()
             self.assertEqual(holder.wait(timeout=20), 75)
             self.assertIn("lost BH in the fleet", holder.stderr.read().decode())
@@ -448,6 +455,7 @@ class FleetFailoverTest(FleetTestCase):
                 p.stderr.close(), p.stdout.close()
             self._procs.clear()
             proxy.close()
+            watch.close()
         stamps = read_stamps(self.stamps)
         self.assertEqual(len(stamps), 4 * rounds)
         self.assertEqual(overlaps(stamps), 0, stamps)
@@ -468,9 +476,10 @@ class FleetRunTest(FleetTestCase):
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 75, r.stderr)
         self.assertIn("held in the fleet by host hostA", r.stderr)
-        waiter = self.start(self.run_argv("hostB", "SUP", "-w", "60"), env=self.host_env("hostB"),
+        watch = self.proxy()
+        waiter = self.start(self.run_argv("hostB", "SUP", "-w", "60", endpoints=watch.url), env=self.host_env("hostB"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(0.5)
+        self.wait_watching(watch)
         holder.send_signal(signal.SIGTERM)
         self.assertEqual(holder.wait(timeout=15), 0)
         start = self.wait_started("hostB", timeout=5)
@@ -485,8 +494,10 @@ class FleetRunTest(FleetTestCase):
                                           "--stop-timeout", "1", endpoints=proxy.url),
                             env=self.host_env("hostA"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.wait_started("hostA")
-        waiter = self.start_host("hostB", "SUPBH", "-w", "60", "--lease-ttl", "4", "--stop-timeout", "1")
-        time.sleep(0.3)
+        watch = self.proxy()
+        waiter = self.start_host("hostB", "SUPBH", "-w", "60", "--lease-ttl", "4", "--stop-timeout", "1",
+                                 endpoints=watch.url)
+        self.wait_watching(watch)
         proxy.black_hole()
         self.assertEqual(holder.wait(timeout=20), 75)
         events = [json.loads(line) for line in holder.stdout.read().decode().splitlines()]
@@ -503,8 +514,10 @@ class FleetCutTest(FleetTestCase):
         proxy = self.proxy()
         holder = self.start_host("hostA", "CUT", "--lease-ttl", "4", "--stop-timeout", "1", endpoints=proxy.url)
         self.wait_started("hostA")
-        waiter = self.start_host("hostB", "CUT", "-w", "60", "--lease-ttl", "4", "--stop-timeout", "1")
-        time.sleep(0.3)
+        watch = self.proxy()
+        waiter = self.start_host("hostB", "CUT", "-w", "60", "--lease-ttl", "4", "--stop-timeout", "1",
+                                 endpoints=watch.url)
+        self.wait_watching(watch)
         proxy.cut()
         self.assertEqual(holder.wait(timeout=20), 75)
         self.assertIn("lost CUT in the fleet", holder.stderr.read().decode())
@@ -518,10 +531,12 @@ class FleetMemberLossTest(FleetTestCase):
     MEMBERS = 3
 
     def test_losing_one_member_of_three_changes_nothing_for_the_holder(self):
-        holder = self.start_host("hostA", "ML", "--lease-ttl", "4", "--stop-timeout", "1")
+        # TTL 6: the holder fences 4 s after its last confirmed renewal, room for the new leader's
+        # election when the member killed led (with TTL 4, 2 s, which a loaded machine missed).
+        holder = self.start_host("hostA", "ML", "--lease-ttl", "6", "--stop-timeout", "1")
         self.wait_started("hostA")
         self.etcd.kill(0)  # the member the holder talks to first
-        time.sleep(6)      # more than a lease: renewals went to the others
+        time.sleep(7)      # more than a lease: renewals went to the others
         self.assertIsNone(holder.poll())
         self.assertIsNone(self.stamp_of("stop", "hostA"))
         r = subprocess.run(self.lock_argv("hostB", "ML"), env=self.host_env("hostB"),
