@@ -88,8 +88,8 @@ class Etcd:
 
 class Proxy:
     """TCP from 127.0.0.1:port to `target`; black_hole() stops forwarding without closing
-    anything (and accepts new connections it never forwards). Counts the HTTP requests that
-    went through."""
+    anything (and accepts new connections it never forwards); pause() resets every connection
+    and refuses new ones until resume(). Counts the HTTP requests that went through."""
 
     def __init__(self, target_url):
         host, port = target_url.replace("http://", "").split(":")
@@ -102,6 +102,7 @@ class Proxy:
         self.holed = threading.Event()
         self.closed = False
         self.cutting = False
+        self.refusing = False
         self.requests = 0
         self.lock = threading.Lock()
         self.sockets = []
@@ -121,6 +122,17 @@ class Proxy:
                 pass
         self.close()
 
+    def pause(self):
+        self.refusing = True
+        for s in self.sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def resume(self):
+        self.refusing = False
+
     def _accept(self):
         while not self.closed:
             try:
@@ -131,6 +143,9 @@ class Proxy:
             if self.cutting:
                 client.close()
                 return
+            if self.refusing:
+                client.close()
+                continue
             if self.holed.is_set():
                 continue  # accepted, never answered
             try:

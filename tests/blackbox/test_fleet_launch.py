@@ -3,6 +3,7 @@ on one machine: three qc-launch processes with their own lock and log directorie
 QC_HOST_NAME, the same programs, one etcd (test_fleet.Etcd) with a partition proxy between
 each host and it. Every program writes start and stop stamps from CLOCK_MONOTONIC to a file
 of its own (helpers/stamp.py), from which overlaps are counted."""
+import base64
 import json
 import os
 import signal
@@ -343,6 +344,27 @@ class FleetConfigTest(RigTestCase):
         self.assertEqual(r.returncode, 69, r.stderr)
         self.assertIn("127.0.0.1:1", r.stderr)
         self.assertEqual(self.program_stamps("GW"), [])
+
+
+class FleetCompactionTest(RigTestCase):
+    def test_a_standby_that_missed_the_give_back_in_compacted_history_still_takes_over(self):
+        # TTL 10: hostB's lease outlives the pause, so nothing but its watch can tell it.
+        a = self.host("hostA", ttl=10)
+        self.wait_each_once({"hostA"})
+        b = self.host("hostB", ttl=10)
+        wait_until(lambda: set(b.states().values()) == {"standby"}, timeout=15, message="hostB in standby")
+        self.proxies["hostB"].pause()  # hostB's watch is cut and cannot come back ...
+        a.stop()                       # ... while hostA gives every name back
+        key = base64.b64encode(b"/rig/").decode()
+        revision = int(self.etcd.post("/v3/kv/range", {"key": key})["header"]["revision"])
+        self.etcd.post("/v3/kv/compaction", {"revision": str(revision), "physical": True})
+        self.proxies["hostB"].resume()  # its watch from before the give-back: compacted
+        self.wait_each_once({"hostB"}, timeout=15)
+        self.assertIn("compacted", b.errors())
+        for name in NAMES:
+            self.assertEqual(overlaps(self.program_stamps(name)), 0, name)
+        b.stop()
+        self.assertEqual(b.proc.returncode, 0)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,10 @@ struct WatchEvent {
 // The smallest key after every key that starts with `prefix` (etcd's range_end).
 std::string etcd_prefix_end(std::string prefix);
 
+// The sys_errno of EtcdClient::watch's error when the revision asked was compacted away
+// (qc's own value, below every OS error number).
+inline constexpr int kWatchCompacted = -1;
+
 // One etcd cluster: blocking requests, each within `timeout_ms`, on the first endpoint that
 // answers (the last one that did first). Not shared between threads.
 class EtcdClient {
@@ -95,7 +99,9 @@ class EtcdClient {
   // which follows the last change seen, to `on_event` until it returns true (then true),
   // `deadline` passes or `cancel` becomes true (false), or the stream is cut (an error: watch
   // again from `revision`). No polling: one streaming request. `cancel` is looked at about
-  // once a second.
+  // once a second. An error with sys_errno kWatchCompacted: etcd no longer has the history
+  // after `revision` (compacted while the watcher was away); changes may have been missed, so
+  // read the current state again (list) and watch from its revision.
   Result<bool> watch(const std::string& key, const std::string& range_end, std::int64_t& revision,
                      std::optional<SteadyTime> deadline, const std::atomic<bool>& cancel,
                      const std::function<bool(const WatchEvent&)>& on_event);

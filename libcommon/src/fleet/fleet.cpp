@@ -327,6 +327,9 @@ struct WatchState {
   const std::atomic<bool>* cancel = nullptr;
   bool timed_out = false;
   bool answered = false;  // the member answered (a line came)
+  bool canceled = false;  // etcd ended the watch itself
+  std::int64_t compact_revision = 0;  // ... because the history after the revision asked is gone
+  std::string cancel_reason;
   std::int64_t* last_revision = nullptr;
   const std::function<bool(const WatchEvent&)>* on_event = nullptr;
 };
@@ -341,6 +344,15 @@ size_t on_watch_data(char* data, size_t size, size_t count, void* p) {
     w->buffer.erase(0, nl + 1);
     if (!j.is_object() || !j.contains("result")) continue;
     w->answered = true;
+    const json& result = j["result"];
+    if (result.is_object() && result.value("canceled", false)) {
+      // The stream stays open after a cancelled watch: nothing more would ever come on it.
+      w->canceled = true;
+      w->compact_revision = i64(result, "compact_revision");
+      w->cancel_reason = result.value("cancel_reason", "");
+      w->done = true;
+      break;
+    }
     for (const auto& e : j["result"].value("events", json::array())) {
       WatchEvent event;
       event.deleted = e.value("type", "") == "DELETE";  // PUT, the zero value, is left out
@@ -400,6 +412,17 @@ Result<bool> EtcdClient::watch(const std::string& key, const std::string& range_
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &w);
     set_tls(curl, settings_);
     const CURLcode rc = curl_easy_perform(curl);
+    if (w.canceled && w.compact_revision > 0) {
+      result = Error{"etcd compacted its history of " + key + " to revision " + std::to_string(w.compact_revision) +
+                         ", past revision " + std::to_string(revision + 1) + " this watch was to start at",
+                     kWatchCompacted};
+      break;
+    }
+    if (w.canceled) {
+      result = Error{"etcd cancelled the watch of " + key +
+                     (w.cancel_reason.empty() ? std::string() : ": " + w.cancel_reason)};
+      break;
+    }
     if (w.done) {
       result = true;
       break;

@@ -172,7 +172,13 @@ class Member final : public FleetMember {
     auto under = [&rest](const std::string& dir) { return rest.compare(0, dir.size(), dir) == 0; };
     std::lock_guard<std::mutex> guard(mutex_);
     if (under("locks/")) {
-      if (deleted && announce) post({FleetUpdate::Kind::kFree, rest.substr(6), revision, ""});
+      const std::string name = rest.substr(6);
+      if (deleted) {
+        held_.erase(name);
+        if (announce) post({FleetUpdate::Kind::kFree, name, revision, ""});
+      } else {
+        held_.insert(name);
+      }
     } else if (under("stop/")) {
       const std::string name = rest.substr(5);
       if (deleted) {
@@ -191,6 +197,47 @@ class Member final : public FleetMember {
         if (announce) post({FleetUpdate::Kind::kHandover, name, 0, value});
       }
     }
+  }
+
+  // Whether what this host knows of `key` matches `value` (a key it does not follow: yes).
+  bool knows(const std::string& key, const std::string& value) const {
+    const std::string rest = key.substr(settings_.prefix.size());
+    auto under = [&rest](const std::string& dir) { return rest.compare(0, dir.size(), dir) == 0; };
+    std::lock_guard<std::mutex> guard(mutex_);
+    if (under("locks/")) return held_.count(rest.substr(6)) > 0;
+    if (under("stop/")) return stopped_.count(rest.substr(5)) > 0;
+    if (under("handover/")) {
+      const auto it = handover_.find(rest.substr(9));
+      return it != handover_.end() && it->second == value;
+    }
+    return true;
+  }
+
+  // The watch's history was compacted while it was away: the changes since `revision` may be
+  // lost (a name given back, a fleet-wide stop). The keys as they are now say what is true;
+  // every difference from what this host knew is announced as the change it stands for (a
+  // name of ours that is gone: kFree after our token, which fences it). Then watch from now.
+  Status resync(EtcdClient& client, std::int64_t& revision) {
+    std::int64_t now = 0;
+    auto keys = client.list(settings_.prefix, &now);
+    if (!keys) return keys.error();
+    std::map<std::string, std::string> present;
+    for (const auto& [key, holder] : *keys) present[key] = holder.record_json;
+    std::vector<std::string> known;
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      for (const auto& name : held_) known.push_back(lock_key(name));
+      for (const auto& name : stopped_) known.push_back(settings_.prefix + "stop/" + name);
+      for (const auto& [name, host] : handover_) known.push_back(handover_key(name));
+    }
+    for (const auto& key : known) {
+      if (present.count(key) == 0) note_key(key, /*deleted=*/true, "", now, /*announce=*/true);
+    }
+    for (const auto& [key, value] : present) {
+      if (!knows(key, value)) note_key(key, /*deleted=*/false, value, now, /*announce=*/true);
+    }
+    revision = now;
+    return {};
   }
 
   void renew_loop() {
@@ -317,7 +364,12 @@ class Member final : public FleetMember {
                                     return false;
                                   });
       if (watched) break;  // cancelled
-      if (!warned) log::warn("watching the fleet: {}; watching again", watched.error().message);
+      if (watched.error().sys_errno == kWatchCompacted) {
+        log::warn("watching the fleet: {}; reading the fleet again", watched.error().message);
+        if (resync(client, revision)) continue;  // and watch from there at once
+      } else if (!warned) {
+        log::warn("watching the fleet: {}; watching again", watched.error().message);
+      }
       warned = true;
       std::unique_lock<std::mutex> guard(mutex_);
       renew_wake_.wait_for(guard, std::chrono::seconds(1), [this] { return cancel_watch_.load(); });
@@ -339,6 +391,7 @@ class Member final : public FleetMember {
   bool left_ = false;
   std::deque<Request> requests_;
   std::vector<FleetUpdate> updates_;
+  std::set<std::string> held_;  // the names whose lock key exists, whichever host holds them
   std::set<std::string> stopped_;
   std::map<std::string, std::string> handover_;
   std::thread renewer_, requester_, watcher_;
