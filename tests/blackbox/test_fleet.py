@@ -86,6 +86,15 @@ class Etcd:
             self.kill(i)
 
 
+def shut_down(sockets):
+    """Both directions of each socket, whichever are still open."""
+    for s in sockets:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 class Proxy:
     """TCP from 127.0.0.1:port to `target`; black_hole() stops forwarding without closing
     anything (and accepts new connections it never forwards); pause() resets every connection
@@ -115,20 +124,12 @@ class Proxy:
         """A cut instead of a black hole: every connection reset, new ones refused. (shutdown()
         first: closing a socket another thread blocks on would leave it open in the kernel.)"""
         self.cutting = True
-        for s in [self.server] + self.sockets:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        shut_down([self.server] + self.sockets)
         self.close()
 
     def pause(self):
         self.refusing = True
-        for s in self.sockets:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        shut_down(self.sockets)
 
     def resume(self):
         self.refusing = False
@@ -174,11 +175,7 @@ class Proxy:
         except OSError:
             pass
         if not self.holed.is_set():
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            shut_down((src, dst))
 
     def close(self):
         self.closed = True
