@@ -366,6 +366,26 @@ class FleetCompactionTest(RigTestCase):
         b.stop()
         self.assertEqual(b.proc.returncode, 0)
 
+    def test_a_holder_whose_name_was_taken_in_compacted_history_stops_its_copy(self):
+        a = self.host("hostA", ttl=10)
+        self.wait_each_once({"hostA"})
+        b = self.host("hostB", ttl=10)
+        wait_until(lambda: set(b.states().values()) == {"standby"}, timeout=15, message="hostB in standby")
+        self.proxies["hostA"].pause()  # hostA's watch is cut (its lease outlives the pause) ...
+        # ... while somebody deletes BRAIN_ATLAS's key by hand and hostB takes the name.
+        key = base64.b64encode(b"/rig/locks/BRAIN_ATLAS").decode()
+        self.etcd.post("/v3/kv/deleterange", {"key": key})
+        wait_until(lambda: "hostB" in self.runs_now("BRAIN_ATLAS"), timeout=10, message="BRAIN_ATLAS on hostB")
+        revision = int(self.etcd.post("/v3/kv/range", {"key": key})["header"]["revision"])
+        self.etcd.post("/v3/kv/compaction", {"revision": str(revision), "physical": True})
+        self.proxies["hostA"].resume()  # its watch from before the deletion: compacted
+        wait_until(lambda: self.runs_now("BRAIN_ATLAS") == {"hostB"}, timeout=15,
+                   message="hostA's copy of BRAIN_ATLAS to stop")
+        self.assertIn("its key was deleted in etcd", a.errors())
+        for name in NAMES:
+            if name != "BRAIN_ATLAS":
+                self.assertEqual(self.runs_now(name), {"hostA"}, name)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -216,7 +216,10 @@ class Member final : public FleetMember {
   // The watch's history was compacted while it was away: the changes since `revision` may be
   // lost (a name given back, a fleet-wide stop). The keys as they are now say what is true;
   // every difference from what this host knew is announced as the change it stands for (a
-  // name of ours that is gone: kFree after our token, which fences it). Then watch from now.
+  // name of ours that is gone: kFree after our token, which fences it). A name held on
+  // another lease is announced free as well: it may have been given back and taken again in
+  // the gap, and if it was ours the kFree fences it (to a host that only waits for it, it is a
+  // try answered "held"). Then watch from now.
   Status resync(EtcdClient& client, std::int64_t& revision) {
     std::int64_t now = 0;
     auto keys = client.list(settings_.prefix, &now);
@@ -226,8 +229,13 @@ class Member final : public FleetMember {
     std::vector<std::string> known;
     {
       std::lock_guard<std::mutex> guard(mutex_);
+      for (const auto& [key, holder] : *keys) {
+        if (key.compare(0, lock_key("").size(), lock_key("")) == 0 && holder.lease != lease_) {
+          post({FleetUpdate::Kind::kFree, key.substr(lock_key("").size()), now, ""});
+        }
+      }
       for (const auto& name : held_) known.push_back(lock_key(name));
-      for (const auto& name : stopped_) known.push_back(settings_.prefix + "stop/" + name);
+      for (const auto& name : stopped_) known.push_back(stop_key(name));
       for (const auto& [name, host] : handover_) known.push_back(handover_key(name));
     }
     for (const auto& key : known) {
