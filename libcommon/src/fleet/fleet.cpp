@@ -353,7 +353,7 @@ size_t on_watch_data(char* data, size_t size, size_t count, void* p) {
       w->done = true;
       break;
     }
-    for (const auto& e : j["result"].value("events", json::array())) {
+    for (const auto& e : result.value("events", json::array())) {
       WatchEvent event;
       event.deleted = e.value("type", "") == "DELETE";  // PUT, the zero value, is left out
       const json kv = e.value("kv", json::object());

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "platform.hpp"
 #include "qc/event_loop.hpp"
@@ -164,31 +165,41 @@ class Member final : public FleetMember {
   std::string handover_key(const std::string& name) const { return settings_.prefix + "handover/" + name; }
   std::string standby_key(const std::string& name) const { return settings_.prefix + "standby/" + name + "/" + host_; }
 
+  // A key of the prefix as its directory and name; directory kOther for the keys this host
+  // does not follow (standby/, anything else).
+  enum class Dir { kLocks, kStop, kHandover, kOther };
+  std::pair<Dir, std::string> parse_key(const std::string& key) const {
+    static const std::pair<Dir, std::string> dirs[] = {
+        {Dir::kLocks, "locks/"}, {Dir::kStop, "stop/"}, {Dir::kHandover, "handover/"}};
+    if (key.compare(0, settings_.prefix.size(), settings_.prefix) != 0) return {Dir::kOther, ""};
+    for (const auto& [dir, text] : dirs) {
+      if (key.compare(settings_.prefix.size(), text.size(), text) == 0) {
+        return {dir, key.substr(settings_.prefix.size() + text.size())};
+      }
+    }
+    return {Dir::kOther, ""};
+  }
+
   // A key under the prefix seen changed.
   void note_key(const std::string& key, bool deleted, const std::string& value, std::int64_t revision,
                 bool announce) {
-    if (key.compare(0, settings_.prefix.size(), settings_.prefix) != 0) return;
-    const std::string rest = key.substr(settings_.prefix.size());
-    auto under = [&rest](const std::string& dir) { return rest.compare(0, dir.size(), dir) == 0; };
+    const auto [dir, name] = parse_key(key);
     std::lock_guard<std::mutex> guard(mutex_);
-    if (under("locks/")) {
-      const std::string name = rest.substr(6);
+    if (dir == Dir::kLocks) {
       if (deleted) {
         held_.erase(name);
         if (announce) post({FleetUpdate::Kind::kFree, name, revision, ""});
       } else {
         held_.insert(name);
       }
-    } else if (under("stop/")) {
-      const std::string name = rest.substr(5);
+    } else if (dir == Dir::kStop) {
       if (deleted) {
         stopped_.erase(name);
       } else {
         stopped_.insert(name);
       }
       if (announce) post({deleted ? FleetUpdate::Kind::kStopCleared : FleetUpdate::Kind::kStopped, name, 0, ""});
-    } else if (under("handover/")) {
-      const std::string name = rest.substr(9);
+    } else if (dir == Dir::kHandover) {
       if (deleted) {  // taken, or its host went before it could: the name may be free for all
         handover_.erase(name);
         if (announce) post({FleetUpdate::Kind::kFree, name, 0, ""});
@@ -201,14 +212,16 @@ class Member final : public FleetMember {
 
   // Whether what this host knows of `key` matches `value` (a key it does not follow: yes).
   bool knows(const std::string& key, const std::string& value) const {
-    const std::string rest = key.substr(settings_.prefix.size());
-    auto under = [&rest](const std::string& dir) { return rest.compare(0, dir.size(), dir) == 0; };
+    const auto [dir, name] = parse_key(key);
     std::lock_guard<std::mutex> guard(mutex_);
-    if (under("locks/")) return held_.count(rest.substr(6)) > 0;
-    if (under("stop/")) return stopped_.count(rest.substr(5)) > 0;
-    if (under("handover/")) {
-      const auto it = handover_.find(rest.substr(9));
-      return it != handover_.end() && it->second == value;
+    switch (dir) {
+      case Dir::kLocks: return held_.count(name) > 0;
+      case Dir::kStop: return stopped_.count(name) > 0;
+      case Dir::kHandover: {
+        const auto it = handover_.find(name);
+        return it != handover_.end() && it->second == value;
+      }
+      case Dir::kOther: return true;
     }
     return true;
   }
@@ -230,9 +243,8 @@ class Member final : public FleetMember {
     {
       std::lock_guard<std::mutex> guard(mutex_);
       for (const auto& [key, holder] : *keys) {
-        if (key.compare(0, lock_key("").size(), lock_key("")) == 0 && holder.lease != lease_) {
-          post({FleetUpdate::Kind::kFree, key.substr(lock_key("").size()), now, ""});
-        }
+        const auto [dir, name] = parse_key(key);
+        if (dir == Dir::kLocks && holder.lease != lease_) post({FleetUpdate::Kind::kFree, name, now, ""});
       }
       for (const auto& name : held_) known.push_back(lock_key(name));
       for (const auto& name : stopped_) known.push_back(stop_key(name));
